@@ -1,0 +1,144 @@
+import { HttpError } from "../service/http.ts";
+
+/**
+ * A service's registration, exactly as the Go original sends it (SPEC §2).
+ *
+ * `ServiceUpdateURL` and `HeartbeatURL` are `""` when the service has none, as in Go.
+ */
+export interface Registration {
+  ServiceName: string;
+  ServiceURL: string;
+  RequiredServices: string[];
+  ServiceUpdateURL: string;
+  HeartbeatURL: string;
+}
+
+/** One provider in a patch: a service name and the URL of one instance. */
+export interface PatchEntry {
+  Name: string;
+  URL: string;
+}
+
+/** A change in the providers a service requires, pushed to its `ServiceUpdateURL`. */
+export interface Patch {
+  Added: PatchEntry[];
+  Removed: PatchEntry[];
+}
+
+/** Health of a registration as the registry sees it. */
+export type Status = "passing" | "critical";
+
+/** One row of `GET /services`: the registration plus its health. */
+export interface ServiceStatus extends Registration {
+  Status: Status;
+  /** ISO-8601 time of the last completed check, `null` before the first. */
+  LastCheck: string | null;
+}
+
+const maxNameLength = 128;
+
+/**
+ * Accepts a Registration from decoded JSON, or throws `HttpError(400)` naming the field.
+ *
+ * Unknown fields are ignored, `null` is accepted for the list, duplicate required names are
+ * collapsed, and missing optional URLs become `""`.
+ */
+export function parseRegistration(value: unknown): Registration {
+  const body = asObject(value, "registration");
+  const required = body["RequiredServices"] ?? [];
+  if (!Array.isArray(required)) {
+    throw new HttpError(400, "registration: RequiredServices must be an array of service names");
+  }
+  const names = required.map((name: unknown, index) =>
+    parseServiceName(name, `RequiredServices[${index}]`),
+  );
+  return {
+    ServiceName: parseServiceName(body["ServiceName"], "ServiceName"),
+    ServiceURL: parseURL(body["ServiceURL"], "ServiceURL", false),
+    RequiredServices: [...new Set(names)],
+    ServiceUpdateURL: parseURL(body["ServiceUpdateURL"], "ServiceUpdateURL", true),
+    HeartbeatURL: parseURL(body["HeartbeatURL"], "HeartbeatURL", true),
+  };
+}
+
+/** Accepts a Patch from decoded JSON (`null` lists mean empty), or throws `HttpError(400)`. */
+export function parsePatch(value: unknown): Patch {
+  const body = asObject(value, "patch");
+  return { Added: parseEntries(body["Added"], "Added"), Removed: parseEntries(body["Removed"], "Removed") };
+}
+
+/** Accepts a `GET /services` answer from decoded JSON, or throws `HttpError(400)`. */
+export function parseServiceList(value: unknown): ServiceStatus[] {
+  const body = asObject(value, "service list");
+  const services = body["Services"] ?? [];
+  if (!Array.isArray(services)) throw new HttpError(400, "service list: Services must be an array");
+  return services.map((item: unknown) => {
+    const row = asObject(item, "service list entry");
+    const status = row["Status"];
+    const lastCheck = row["LastCheck"] ?? null;
+    if (status !== "passing" && status !== "critical") {
+      throw new HttpError(400, "service list entry: Status must be passing or critical");
+    }
+    if (lastCheck !== null && typeof lastCheck !== "string") {
+      throw new HttpError(400, "service list entry: LastCheck must be a string or null");
+    }
+    return { ...parseRegistration(row), Status: status, LastCheck: lastCheck };
+  });
+}
+
+/**
+ * Accepts the body of `DELETE /services`: one absolute http(s) URL, surrounding whitespace
+ * ignored. Throws `HttpError(400)` otherwise.
+ */
+export function parseServiceURL(text: string): string {
+  return parseURL(text.trim(), "ServiceURL", false);
+}
+
+/** Validates a ServiceName: 1–128 printable characters. Throws `HttpError(400)`. */
+export function parseServiceName(value: unknown, field: string): string {
+  if (typeof value !== "string" || value.length === 0 || value.length > maxNameLength) {
+    throw new HttpError(400, `${field}: must be a string of 1 to ${maxNameLength} characters`);
+  }
+  // Printable: no C0/C1 control characters (the name ends up in logs and HTML).
+  if (/[\u0000-\u001f\u007f-\u009f]/u.test(value)) {
+    throw new HttpError(400, `${field}: must not contain control characters`);
+  }
+  return value;
+}
+
+function parseEntries(value: unknown, field: string): PatchEntry[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) throw new HttpError(400, `patch: ${field} must be an array or null`);
+  return value.map((item: unknown, index) => {
+    const entry = asObject(item, `patch: ${field}[${index}]`);
+    return {
+      Name: parseServiceName(entry["Name"], `patch: ${field}[${index}].Name`),
+      URL: parseURL(entry["URL"], `patch: ${field}[${index}].URL`, false),
+    };
+  });
+}
+
+function parseURL(value: unknown, field: string, optional: boolean): string {
+  if (optional && (value === undefined || value === null || value === "")) return "";
+  if (typeof value !== "string" || value === "") {
+    throw new HttpError(400, `${field}: must be an absolute http or https URL`);
+  }
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new HttpError(400, `${field}: not a URL: ${JSON.stringify(value.slice(0, 200))}`);
+  }
+  if ((url.protocol !== "http:" && url.protocol !== "https:") || url.hostname === "") {
+    throw new HttpError(400, `${field}: must be an absolute http or https URL`);
+  }
+  // Keep the text as sent: it is the instance's identity, compared byte for byte as in Go.
+  return value;
+}
+
+function asObject(value: unknown, what: string): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new HttpError(400, `${what}: must be a JSON object`);
+  }
+  return value as Record<string, unknown>;
+}

@@ -1,0 +1,145 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+
+/** A request handler: Go's `http.Handler` as one function. */
+export type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+
+/** Largest request body any endpoint accepts (SPEC §4.1, §2). */
+export const maxBodyBytes = 64 * 1024;
+
+/**
+ * An error whose status and message are safe to send to the client.
+ *
+ * Anything else that reaches the HTTP boundary is answered `500` with a generic message.
+ */
+export class HttpError extends Error {
+  override name = "HttpError";
+  readonly status: number;
+  /** Extra response headers, e.g. `Allow` on a 405. */
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(
+    status: number,
+    message: string,
+    options: { cause?: unknown; headers?: Record<string, string> } = {},
+  ) {
+    super(message, options.cause === undefined ? {} : { cause: options.cause });
+    this.status = status;
+    this.headers = options.headers ?? {};
+  }
+}
+
+/** Options of the body readers. */
+export interface ReadBodyOptions {
+  /** Largest accepted body in bytes; a larger one is refused with `413`. */
+  limit?: number;
+}
+
+/**
+ * Reads the whole request body, refusing it with `HttpError(413)` once it passes `limit`.
+ *
+ * A declared `Content-Length` over the limit is refused before any byte is read. On 413 the
+ * rest of the body is not read; the caller's answer closes the connection (see `sendError`).
+ */
+export async function readBody(req: IncomingMessage, options: ReadBodyOptions = {}): Promise<Buffer> {
+  const limit = options.limit ?? maxBodyBytes;
+  const tooLarge = () => new HttpError(413, `request body larger than ${limit} bytes`);
+  const declared = Number(req.headers["content-length"]);
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of req) {
+      const buffer = chunk as Buffer;
+      size += buffer.length;
+      if (size > limit) throw tooLarge();
+      chunks.push(buffer);
+    }
+  } catch (error) {
+    if (error instanceof HttpError) throw error;
+    throw new HttpError(400, "request body: connection aborted", { cause: error });
+  }
+  return Buffer.concat(chunks, size);
+}
+
+/** Reads the body as UTF-8 text; the same limits and errors as `readBody`. */
+export async function readText(req: IncomingMessage, options: ReadBodyOptions = {}): Promise<string> {
+  return (await readBody(req, options)).toString("utf8");
+}
+
+/**
+ * Reads and parses a JSON body into `unknown`; parse it further with a `parseX` function.
+ *
+ * Throws `HttpError(400)` for an empty body or malformed JSON, `413` for an oversized one.
+ */
+export async function readJSON(req: IncomingMessage, options: ReadBodyOptions = {}): Promise<unknown> {
+  const text = await readText(req, options);
+  if (text.trim() === "") throw new HttpError(400, "request body: empty, expected JSON");
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new HttpError(400, `request body: malformed JSON: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}
+
+/** Sends `value` as a JSON answer with `status`. */
+export function sendJSON(res: ServerResponse, status: number, value: unknown): void {
+  send(res, status, "application/json; charset=utf-8", JSON.stringify(value));
+}
+
+/** Sends a plain-text answer with `status`. */
+export function sendText(res: ServerResponse, status: number, text: string): void {
+  send(res, status, "text/plain; charset=utf-8", text);
+}
+
+/** Sends an HTML answer with `status`. */
+export function sendHTML(res: ServerResponse, status: number, html: string): void {
+  send(res, status, "text/html; charset=utf-8", html);
+}
+
+function send(res: ServerResponse, status: number, contentType: string, body: string): void {
+  res.writeHead(status, {
+    "Content-Type": contentType,
+    "Content-Length": Buffer.byteLength(body),
+  });
+  res.end(body);
+}
+
+/**
+ * Turns any thrown value into the answer SPEC §2 prescribes: `{"error": message}`.
+ *
+ * An `HttpError` keeps its status, headers and message; anything else is reported through
+ * `log` and answered `500` with a generic message, so internals never leak to clients.
+ * Refused bodies (413, or 400 for an aborted one) close the connection, because the rest
+ * of the body is still on the wire.
+ */
+export function sendError(res: ServerResponse, error: unknown, log?: (message: string) => void): void {
+  const known = error instanceof HttpError ? error : undefined;
+  if (!known) log?.(`internal error: ${describeError(error)}`);
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const status = known?.status ?? 500;
+  for (const [name, value] of Object.entries(known?.headers ?? {})) res.setHeader(name, value);
+  if (status === 413 || (status === 400 && !res.req.complete)) res.setHeader("Connection", "close");
+  sendJSON(res, status, { error: known?.message ?? "internal server error" });
+}
+
+/** A one-line description of an error and its causes, for logs. */
+export function describeError(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; current !== undefined && depth < 4; depth++) {
+    if (current instanceof Error) {
+      const code = (current as NodeJS.ErrnoException).code;
+      parts.push(code ? `${current.message} (${code})` : current.message);
+      current = current.cause;
+    } else {
+      parts.push(String(current));
+      current = undefined;
+    }
+  }
+  return parts.join(": ");
+}

@@ -1,0 +1,83 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { HttpError, sendError, type Handler } from "./http.ts";
+
+/** Options of `listen`. */
+export interface ListenOptions {
+  /** Interface to bind and host name to advertise; default `localhost` (SPEC §7). */
+  host?: string;
+  /** Port to bind; `0` picks a free one and the URL shows the real port. Default `0`. */
+  port?: number;
+  /**
+   * How long an idle keep-alive connection stays open. Longer than Node's 5 s default so
+   * the registry's heartbeat connection survives between checks and its close means a crash.
+   */
+  keepAliveTimeoutMs?: number;
+  /** Where unexpected handler errors are reported. */
+  log?: (message: string) => void;
+}
+
+/** A listening server and the way to stop it. */
+export interface Listening {
+  server: Server;
+  /** The advertised base URL, `http://HOST:PORT`, with the real port. */
+  url: string;
+  /**
+   * Stops gracefully: stop accepting, let in-flight requests finish for up to `graceMs`,
+   * then close every remaining socket. Requests that arrive meanwhile get `503`.
+   * Resolves when the server is closed; calling it again returns the same promise.
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
+/**
+ * Starts an HTTP server for `handler` on host:port and resolves once it listens.
+ *
+ * Rejects when the address cannot be bound (e.g. `EADDRINUSE`). Errors a handler throws or
+ * rejects with are answered by `sendError`, so a handler bug never crashes the process.
+ */
+export async function listen(handler: Handler, options: ListenOptions = {}): Promise<Listening> {
+  const { host = "localhost", port = 0, keepAliveTimeoutMs = 65_000, log } = options;
+  let closing: Promise<void> | undefined;
+
+  const server = createServer((req, res) => {
+    if (closing) {
+      res.setHeader("Connection", "close");
+      sendError(res, new HttpError(503, "service is shutting down"));
+      return;
+    }
+    try {
+      const result = handler(req, res);
+      if (result) result.catch((error: unknown) => sendError(res, error, log));
+    } catch (error) {
+      sendError(res, error, log);
+    }
+  });
+  server.keepAliveTimeout = keepAliveTimeoutMs;
+  server.headersTimeout = Math.max(keepAliveTimeoutMs + 1_000, 10_000);
+  // Slow senders must not hold a connection forever.
+  server.requestTimeout = 30_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const url = `http://${host.includes(":") ? `[${host}]` : host}:${address.port}`;
+
+  const close = (graceMs = 5_000): Promise<void> => {
+    closing ??= new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      // Node ≥ 19 closes idle keep-alive sockets in close(); busy ones finish their request.
+      server.closeIdleConnections();
+      const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+      timer.unref();
+      server.once("close", () => clearTimeout(timer));
+    });
+    return closing;
+  };
+  return { server, url, close };
+}
