@@ -1,0 +1,184 @@
+import { parseArgs } from "node:util";
+import { describeError } from "./http.ts";
+
+/** A service-specific flag: `--name VALUE`. */
+export interface ExtraFlag {
+  kind: "string" | "integer";
+  default: string | number;
+  /** One line for `--help`. */
+  help: string;
+  /** Smallest accepted value of an integer flag (default 0). */
+  min?: number;
+  /** Environment variable that supplies the default, if any. */
+  env?: string;
+}
+
+/** What a command is called, what it does and which flags it takes. */
+export interface CommandSpec<E extends Record<string, ExtraFlag>> {
+  command: string;
+  description: string;
+  defaultPort: number;
+  /** Whether `--registry` applies (not to the registry itself). Default true. */
+  registryFlag?: boolean;
+  extra: E;
+}
+
+/** The flags every service takes (SPEC §1). */
+export interface CommonFlags {
+  host: string;
+  port: number;
+  registry: string;
+  /** The shared bearer token of SPEC §7, or undefined when none is set. */
+  token: string | undefined;
+}
+
+/** Parsed flags: the common ones plus the command's own, typed by kind. */
+export type Flags<E extends Record<string, ExtraFlag>> = CommonFlags & {
+  [K in keyof E]: E[K]["kind"] extends "integer" ? number : string;
+};
+
+/** A bad command line; `main` prints its message on one line and exits 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** Environment variables the commands read. */
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Parses a command line with `node:util` `parseArgs`. Returns `{ help }` when `--help` was
+ * given, otherwise the flags; throws `UsageError` for unknown flags and bad values.
+ */
+export function parseFlags<E extends Record<string, ExtraFlag>>(
+  args: readonly string[],
+  env: Env,
+  spec: CommandSpec<E>,
+): { help: string } | { flags: Flags<E> } {
+  const options: Record<string, { type: "string" | "boolean" }> = {
+    help: { type: "boolean" },
+    host: { type: "string" },
+    port: { type: "string" },
+    token: { type: "string" },
+  };
+  if (spec.registryFlag !== false) options["registry"] = { type: "string" };
+  for (const name of Object.keys(spec.extra)) options[name] = { type: "string" };
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({ args: [...args], options, strict: true, allowPositionals: false }));
+  } catch (error) {
+    throw new UsageError(describeError(error), { cause: error });
+  }
+  if (values["help"] === true) return { help: usage(spec) };
+
+  const text = (name: string, fallback: string): string => {
+    const value = values[name];
+    return typeof value === "string" ? value : fallback;
+  };
+  const flags: Record<string, string | number | undefined> = {
+    host: text("host", "localhost"),
+    port: integer("port", text("port", String(spec.defaultPort)), 0, 65_535),
+    registry: text("registry", env["REGISTRY_URL"] ?? "http://localhost:3000"),
+    token: text("token", env["REGISTRY_TOKEN"] ?? "") || undefined,
+  };
+  if (flags["host"] === "") throw new UsageError("--host: must not be empty");
+  if (spec.registryFlag !== false) checkURL(String(flags["registry"]));
+  for (const [name, flag] of Object.entries(spec.extra)) {
+    const fallback = String((flag.env && env[flag.env]) || flag.default);
+    const raw = text(name, fallback);
+    flags[name] = flag.kind === "integer" ? integer(name, raw, flag.min ?? 0) : raw;
+  }
+  return { flags: flags as Flags<E> };
+}
+
+function integer(name: string, raw: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || value < min || value > max) {
+    throw new UsageError(`--${name}: want an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+function checkURL(raw: string): void {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new UsageError(`--registry: not a URL: ${JSON.stringify(raw)}`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new UsageError(`--registry: want an http or https URL, got ${JSON.stringify(raw)}`);
+  }
+}
+
+/** The `--help` text of a command. */
+export function usage<E extends Record<string, ExtraFlag>>(spec: CommandSpec<E>): string {
+  const rows: Array<[string, string]> = [
+    ["--host HOST", "interface to bind and host to advertise (default localhost)"],
+    ["--port PORT", `port to listen on, 0 = any free port (default ${spec.defaultPort})`],
+  ];
+  if (spec.registryFlag !== false) {
+    rows.push(["--registry URL", "registry base URL (default http://localhost:3000; env REGISTRY_URL)"]);
+  }
+  rows.push(["--token TOKEN", "shared bearer token for registrations and patches (env REGISTRY_TOKEN)"]);
+  for (const [name, flag] of Object.entries(spec.extra)) {
+    const value = flag.kind === "integer" ? "N" : "VALUE";
+    const env = flag.env ? `; env ${flag.env}` : "";
+    rows.push([`--${name} ${value}`, `${flag.help} (default ${JSON.stringify(flag.default)}${env})`]);
+  }
+  rows.push(["--help", "print this help"]);
+  const width = Math.max(...rows.map(([flag]) => flag.length)) + 2;
+  const lines = rows.map(([flag, help]) => `  ${flag.padEnd(width)}${help}`);
+  return `usage: ${spec.command} [flags]\n\n${spec.description}\n\nflags:\n${lines.join("\n")}\n`;
+}
+
+/** The parts of `process` a command touches; passed in so `lib/` never reaches for globals. */
+export interface Proc {
+  argv: string[];
+  env: Env;
+  stdin: NodeJS.ReadStream;
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+  exitCode?: number | string | null | undefined;
+  once(event: "SIGINT" | "SIGTERM", listener: () => void): unknown;
+}
+
+/**
+ * Runs a command's `main`: parses flags (`--help` → usage, exit 0; bad flags → one line,
+ * exit 2), turns SIGINT/SIGTERM — and Enter, only when stdin is a TTY — into an AbortSignal,
+ * and reports a failure of `main` on one line with exit code 1.
+ */
+export async function runCommand<E extends Record<string, ExtraFlag>>(
+  proc: Proc,
+  spec: CommandSpec<E>,
+  main: (flags: Flags<E>, signal: AbortSignal) => Promise<void>,
+): Promise<void> {
+  let parsed: { help: string } | { flags: Flags<E> };
+  try {
+    parsed = parseFlags(proc.argv.slice(2), proc.env, spec);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    proc.stderr.write(`${spec.command}: ${error.message} (see --help)\n`);
+    proc.exitCode = 2;
+    return;
+  }
+  if ("help" in parsed) {
+    proc.stdout.write(parsed.help);
+    return;
+  }
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  proc.once("SIGINT", stop);
+  proc.once("SIGTERM", stop);
+  // Enter stops only an interactive service: the Go original stops on EOF, so it died at once
+  // when started in the background (SPEC §1).
+  if (proc.stdin.isTTY) {
+    proc.stdin.once("data", stop);
+    controller.signal.addEventListener("abort", () => proc.stdin.pause(), { once: true });
+  }
+  try {
+    await main(parsed.flags, controller.signal);
+  } catch (error) {
+    proc.stderr.write(`${spec.command}: ${describeError(error)}\n`);
+    proc.exitCode = 1;
+  }
+}

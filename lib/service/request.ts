@@ -1,0 +1,147 @@
+import http, { type IncomingHttpHeaders } from "node:http";
+import https from "node:https";
+
+/** Options of `request`. */
+export interface RequestOptions {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+  /** Bound on the whole exchange, connect to last byte. Default 5 s. */
+  timeoutMs?: number;
+  /** Aborting it abandons the request with `RequestError` code `EABORTED`. */
+  signal?: AbortSignal;
+  /** Largest response body read; a larger one fails with code `ETOOLARGE`. Default 1 MiB. */
+  maxResponseBytes?: number;
+  /** Connection pool; default the keep-alive global agent of `node:http`/`node:https`. */
+  agent?: http.Agent;
+}
+
+/** A complete response whose body has been read (and capped). */
+export interface Response {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+  /** The body as UTF-8. */
+  text(): string;
+  /** The body parsed as JSON into `unknown`; throws `SyntaxError` on malformed JSON. */
+  json(): unknown;
+}
+
+/**
+ * A request that got no complete response. `code` is the system error code (`ECONNREFUSED`,
+ * `ECONNRESET`, …) or one of ours: `ETIMEDOUT`, `EABORTED`, `ETOOLARGE`.
+ */
+export class RequestError extends Error {
+  override name = "RequestError";
+  readonly code: string;
+  readonly url: string;
+
+  constructor(url: string, code: string, message: string, options: { cause?: unknown } = {}) {
+    super(`${message}: ${url}`, options.cause === undefined ? {} : { cause: options.cause });
+    this.code = code;
+    this.url = url;
+  }
+}
+
+const connectionCodes = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EPIPE",
+]);
+
+/**
+ * True when `error` means the peer could not be reached or dropped the connection: the
+ * request was not answered, so another provider may be tried.
+ */
+export function isConnectionError(error: unknown): boolean {
+  return error instanceof RequestError && connectionCodes.has(error.code);
+}
+
+/**
+ * Sends one HTTP request and reads the whole response, within a timeout and a size cap.
+ *
+ * Resolves for every status (check `status`); rejects with `RequestError` when no complete
+ * response arrived: a connection error, the timeout (`ETIMEDOUT`), the caller's abort
+ * (`EABORTED`) or an oversized body (`ETOOLARGE`).
+ */
+export function request(url: string, options: RequestOptions = {}): Promise<Response> {
+  const { method = "GET", body, timeoutMs = 5_000, signal, maxResponseBytes = 1024 * 1024 } =
+    options;
+  return new Promise<Response>((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(new RequestError(url, "EABORTED", `${method} aborted`, { cause: signal.reason }));
+      return;
+    }
+    const headers: Record<string, string | number> = { ...options.headers };
+    if (body !== undefined) headers["Content-Length"] = Buffer.byteLength(body);
+    let settled = false;
+    const finish = (error: RequestError | undefined, response?: Response) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      if (error) {
+        req.destroy();
+        reject(error);
+      } else if (response) {
+        resolve(response);
+      }
+    };
+    const onAbort = () =>
+      finish(new RequestError(url, "EABORTED", `${method} aborted`, { cause: signal?.reason }));
+
+    let req: http.ClientRequest;
+    try {
+      const client = url.startsWith("https:") ? https : http;
+      const agent = options.agent;
+      req = client.request(url, { method, headers, ...(agent ? { agent } : {}) });
+    } catch (error) {
+      reject(new RequestError(url, "EINVAL", `${method} invalid request`, { cause: error }));
+      return;
+    }
+    const timer = setTimeout(
+      () => finish(new RequestError(url, "ETIMEDOUT", `${method} timed out after ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    signal?.addEventListener("abort", onAbort, { once: true });
+
+    req.on("error", (error: NodeJS.ErrnoException) => {
+      finish(new RequestError(url, error.code ?? "EIO", `${method} failed`, { cause: error }));
+    });
+    req.on("response", (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on("data", (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > maxResponseBytes) {
+          finish(new RequestError(url, "ETOOLARGE", `${method} response over ${maxResponseBytes} bytes`));
+          return;
+        }
+        chunks.push(chunk);
+      });
+      res.on("error", (error: NodeJS.ErrnoException) => {
+        finish(new RequestError(url, error.code ?? "EIO", `${method} response failed`, { cause: error }));
+      });
+      res.on("close", () => {
+        if (!res.complete) {
+          finish(new RequestError(url, "ECONNRESET", `${method} response cut short`));
+        }
+      });
+      res.on("end", () => {
+        const data = Buffer.concat(chunks, size);
+        finish(undefined, {
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: data,
+          text: () => data.toString("utf8"),
+          json: () => JSON.parse(data.toString("utf8")) as unknown,
+        });
+      });
+    });
+    req.end(body);
+  });
+}
