@@ -143,42 +143,42 @@ export interface Proc {
 }
 
 /**
- * Runs a command's `main`: parses flags (`--help` → usage, exit 0; bad flags → one line,
- * exit 2), turns SIGINT/SIGTERM — and Enter, only when stdin is a TTY — into an AbortSignal,
- * and reports a failure of `main` on one line with exit code 1.
+ * Runs a command's `main`: parses flags (`--help` → usage, exit 0; bad flags, or a
+ * `UsageError` thrown by `main` → one line, exit 2), turns SIGINT/SIGTERM — and Enter, only
+ * when stdin is a TTY — into an AbortSignal, and reports any other failure on one line with
+ * exit code 1.
  */
 export async function runCommand<E extends Record<string, ExtraFlag>>(
   proc: Proc,
   spec: CommandSpec<E>,
   main: (flags: Flags<E>, signal: AbortSignal) => Promise<void>,
 ): Promise<void> {
-  let parsed: { help: string } | { flags: Flags<E> };
   try {
-    parsed = parseFlags(proc.argv.slice(2), proc.env, spec);
+    const parsed = parseFlags(proc.argv.slice(2), proc.env, spec);
+    if ("help" in parsed) {
+      proc.stdout.write(parsed.help);
+      return;
+    }
+    await main(parsed.flags, stopSignal(proc));
   } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    proc.stderr.write(`${spec.command}: ${error.message} (see --help)\n`);
-    proc.exitCode = 2;
-    return;
+    const bad = error instanceof UsageError;
+    proc.stderr.write(`${spec.command}: ${describeError(error)}${bad ? " (see --help)" : ""}\n`);
+    proc.exitCode = bad ? 2 : 1;
   }
-  if ("help" in parsed) {
-    proc.stdout.write(parsed.help);
-    return;
-  }
+}
+
+/**
+ * An AbortSignal fired by SIGINT or SIGTERM, and by Enter only when stdin is a TTY: the Go
+ * original stopped on stdin EOF, so it died at once when started in the background (SPEC §1).
+ */
+export function stopSignal(proc: Proc): AbortSignal {
   const controller = new AbortController();
   const stop = () => controller.abort();
   proc.once("SIGINT", stop);
   proc.once("SIGTERM", stop);
-  // Enter stops only an interactive service: the Go original stops on EOF, so it died at once
-  // when started in the background (SPEC §1).
   if (proc.stdin.isTTY) {
     proc.stdin.once("data", stop);
     controller.signal.addEventListener("abort", () => proc.stdin.pause(), { once: true });
   }
-  try {
-    await main(parsed.flags, controller.signal);
-  } catch (error) {
-    proc.stderr.write(`${spec.command}: ${describeError(error)}\n`);
-    proc.exitCode = 1;
-  }
+  return controller.signal;
 }

@@ -1,0 +1,44 @@
+// The launcher behind `make run`: every service as its own process, in dependency order.
+import { runCommand, UsageError } from "../../lib/service/cli.ts";
+import { launch, type ServiceSpec } from "../../lib/service/launch.ts";
+
+const services = (dir: string): ServiceSpec[] => [
+  { name: "registry", command: "registryservice", port: 3000, args: ["--state", `${dir}/registry.json`] },
+  { name: "log", command: "logservice", port: 4000, serviceName: "LogService", args: ["--file", `${dir}/distributed.log`] },
+  { name: "grading", command: "gradingservice", port: 6000, serviceName: "GradingService", args: ["--data", `${dir}/grades.json`] },
+  { name: "portal", command: "teacherportal", port: 5000, serviceName: "TeacherPortal", args: [] },
+  { name: "hello", command: "helloservice", port: 7000, serviceName: "HelloService", args: [] },
+];
+
+await runCommand(
+  process,
+  {
+    command: "launcher",
+    description:
+      "Starts the whole system (registry, log, grading, portal, hello), each as its own process,\n" +
+      "waits until each is registered, and stops them in reverse order on Ctrl-C or SIGTERM.",
+    defaultPort: 3000,
+    registryFlag: false,
+    extra: {
+      dir: { kind: "string", default: "run", help: "folder for the log file, registry state and grades" },
+      ports: { kind: "string", default: "fixed", help: "'fixed' = the default ports, 'any' = free ports" },
+    },
+  },
+  async (flags, signal) => {
+    if (flags.ports !== "fixed" && flags.ports !== "any") {
+      throw new UsageError(`--ports: want fixed or any, got ${JSON.stringify(flags.ports)}`);
+    }
+    await launch({
+      services: services(flags.dir),
+      dir: flags.dir,
+      host: flags.host,
+      anyPorts: flags.ports === "any",
+      registryPort: flags.port,
+      token: flags.token,
+      env: process.env,
+      commandsDir: new URL("../", import.meta.url),
+      out: process.stdout,
+      signal,
+    });
+  },
+);
