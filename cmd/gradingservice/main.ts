@@ -1,0 +1,37 @@
+// The grading service: students and their grades, saved to --data (SPEC §4.4).
+import { createGradesHandler } from "../../lib/grades/server.ts";
+import { openGradeStore } from "../../lib/grades/store.ts";
+import { streamLogger } from "../../lib/log/logger.ts";
+import { runCommand } from "../../lib/service/cli.ts";
+import { startService } from "../../lib/service/start.ts";
+
+await runCommand(
+  process,
+  {
+    command: "gradingservice",
+    description: "Serves students and grades (GET /students, POST /students/{id}/grades).",
+    defaultPort: 6_000,
+    extra: {
+      data: { kind: "string", default: "grades.json", help: "JSON file the grades are saved to" },
+    },
+  },
+  async (flags, signal) => {
+    const store = await openGradeStore({ file: flags.data, log: streamLogger("GradingService") });
+    try {
+      const service = await startService({
+        name: "GradingService",
+        host: flags.host,
+        port: flags.port,
+        registryURL: flags.registry,
+        requiredServices: ["LogService"],
+        ...(flags.token === undefined ? {} : { token: flags.token }),
+        handler: (context) => createGradesHandler(context, { store }),
+        signal,
+      });
+      process.stdout.write(`GradingService listening on ${service.url}\n`);
+      await service.done;
+    } finally {
+      await store.close();
+    }
+  },
+);

@@ -1,0 +1,29 @@
+// The hello service: the smallest complete service, the template for your own (README).
+import { createHelloHandler } from "../../lib/hello/server.ts";
+import { runCommand } from "../../lib/service/cli.ts";
+import { startService } from "../../lib/service/start.ts";
+
+await runCommand(
+  process,
+  {
+    command: "helloservice",
+    description: "Answers GET /hello?name=X with a greeting and logs it to the log service.",
+    defaultPort: 7_000,
+    extra: {},
+  },
+  async (flags, signal) => {
+    const service = await startService({
+      name: "HelloService",
+      host: flags.host,
+      port: flags.port,
+      registryURL: flags.registry,
+      // Requiring LogService makes context.log the remote logger.
+      requiredServices: ["LogService"],
+      ...(flags.token === undefined ? {} : { token: flags.token }),
+      handler: (context) => createHelloHandler(context),
+      signal,
+    });
+    process.stdout.write(`HelloService listening on ${service.url}\n`);
+    await service.done;
+  },
+);

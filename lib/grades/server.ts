@@ -1,0 +1,80 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Logger } from "../log/logger.ts";
+import { HttpError, readJSON, sendError, sendJSON, type Handler } from "../service/http.ts";
+import { createRouter } from "../service/router.ts";
+import type { ServiceContext } from "../service/start.ts";
+import { parseGrade, parseStudentID } from "./grades.ts";
+import type { GradeStore } from "./store.ts";
+
+/** Options of `createGradesHandler`. */
+export interface GradesHandlerOptions {
+  /** Where students and grades live (see `openGradeStore`). */
+  store: GradeStore;
+  /** Largest accepted grade body in bytes; a larger one is refused with `413`. Default 16 KiB. */
+  maxBodyBytes?: number;
+}
+
+/**
+ * The grading service's HTTP API (SPEC §2):
+ * `GET /students`, `GET /students/{id}`, `POST /students/{id}/grades` (`201` + the stored
+ * grade, answered only after the grade is durable).
+ *
+ * A non-numeric id is `400`, an unknown student `404`, an invalid grade `400` naming the field,
+ * a wrong method `405` with `Allow`; every client mistake is logged once through `context.log`
+ * and changes nothing. Each added grade is logged too.
+ */
+export function createGradesHandler(
+  context: ServiceContext,
+  options: GradesHandlerOptions,
+): Handler {
+  const { store, maxBodyBytes = 16 * 1024 } = options;
+  const log = context.log;
+
+  const findStudent = (idText: string) => {
+    const id = parseStudentID(idText);
+    const student = store.get(id);
+    if (!student) throw new HttpError(404, `no student with ID ${id}`);
+    return student;
+  };
+
+  return createRouter(
+    [
+      {
+        path: "/students",
+        methods: { GET: (_req, res) => sendJSON(res, 200, store.list()) },
+      },
+      {
+        path: "/students/:id",
+        methods: {
+          GET: (_req, res, params) => sendJSON(res, 200, findStudent(params["id"] ?? "")),
+        },
+      },
+      {
+        path: "/students/:id/grades",
+        methods: {
+          POST: async (req, res, params) => {
+            // Unknown student first: its 404 must not depend on the body being valid.
+            const student = findStudent(params["id"] ?? "");
+            const grade = parseGrade(await readJSON(req, { limit: maxBodyBytes }));
+            const stored = await store.addGrade(student.ID, grade);
+            log(
+              `added grade ${JSON.stringify(stored.Title)} (${stored.Type}, ${stored.Score}) ` +
+                `for student ${student.ID} (${student.FirstName} ${student.LastName})`,
+            );
+            sendJSON(res, 201, stored);
+          },
+        },
+      },
+    ],
+    { onError: (req, res, error) => answerError(req, res, error, log) },
+  );
+}
+
+/** Logs a client mistake once (SPEC §6), then answers it as `{"error": …}`. */
+function answerError(req: IncomingMessage, res: ServerResponse, error: unknown, log: Logger): void {
+  if (error instanceof HttpError && error.status < 500) {
+    const where = `${req.method ?? "?"} ${(req.url ?? "/").slice(0, 200)}`;
+    log(`bad request: ${where}: ${error.status} ${error.message}`);
+  }
+  sendError(res, error, log);
+}

@@ -1,0 +1,330 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import {
+  parseGrade,
+  parseStudent,
+  parseStudents,
+  type Grade,
+  type Student,
+} from "../grades/grades.ts";
+import type { Logger } from "../log/logger.ts";
+import { callProvider } from "../registry/call.ts";
+import { listServices } from "../registry/client.ts";
+import { NoProviderError } from "../registry/providers.ts";
+import { HttpError, describeError, readText, type Handler } from "../service/http.ts";
+import { RequestError, request, type Response } from "../service/request.ts";
+import { createRouter } from "../service/router.ts";
+import type { ServiceContext } from "../service/start.ts";
+import {
+  errorPage,
+  logsPage,
+  servicesPage,
+  studentPage,
+  studentsPage,
+  type GradeForm,
+} from "./pages.ts";
+
+/** Options of `createPortalHandler`. */
+export interface PortalHandlerOptions {
+  /** The registry whose view `/services` shows. */
+  registryURL: string;
+  /** Bearer token for the registry (SPEC §7), if it requires one. */
+  token?: string;
+  /** Bound on each call to another service. Default 3 s. */
+  timeoutMs?: number;
+  /** Largest accepted form body in bytes; larger is `413`. Default 16 KiB. */
+  maxFormBytes?: number;
+}
+
+const securityHeaders = {
+  // Defence in depth behind the escaping: no script runs, forms only post back here.
+  "Content-Security-Policy":
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; " +
+    "frame-ancestors 'none'",
+  "X-Content-Type-Options": "nosniff",
+  "Referrer-Policy": "no-referrer",
+  "Cache-Control": "no-store",
+};
+
+/**
+ * The teacher portal (SPEC §4.5): server-rendered pages over the grading service, the log
+ * service and the registry. `/` redirects to `/students`; the add-grade form answers `303`
+ * on success, a `400` page with the refilled form on invalid input, `404` for an unknown
+ * student; an unreachable GradingService, LogService or registry is a `503` page saying so.
+ *
+ * Providers are called through `callProvider`, so a dead instance is dropped and another one
+ * tried. Every call has a timeout and is abandoned when the browser goes away.
+ */
+export function createPortalHandler(
+  context: ServiceContext,
+  options: PortalHandlerOptions,
+): Handler {
+  const { registryURL, token, timeoutMs = 3_000, maxFormBytes = 16 * 1024 } = options;
+  const { providers, log } = context;
+
+  /** GETs `path` from a GradingService provider and returns the response. */
+  const fromGrading = (path: string, signal: AbortSignal): Promise<Response> =>
+    callProvider(providers, "GradingService", (url) =>
+      request(`${url}${path}`, { timeoutMs, signal }),
+    ).catch((error: unknown) => {
+      throw unavailable("GradingService", error);
+    });
+
+  const getStudent = async (id: number, signal: AbortSignal): Promise<Student> => {
+    const response = await fromGrading(`/students/${id}`, signal);
+    if (response.status === 404) throw new HttpError(404, `There is no student with ID ${id}.`);
+    return parseAnswer(response, parseStudent);
+  };
+
+  const addGrade = async (req: IncomingMessage, res: ServerResponse, idText: string) => {
+    const id = pageID(idText);
+    const signal = abandoned(res);
+    const contentType = (req.headers["content-type"] ?? "").split(";", 1)[0]?.trim() ?? "";
+    if (contentType.toLowerCase() !== "application/x-www-form-urlencoded") {
+      throw new HttpError(415, "The form must be sent as application/x-www-form-urlencoded.");
+    }
+    const fields = new URLSearchParams(await readText(req, { limit: maxFormBytes }));
+    const form: GradeForm = {
+      Title: fields.get("Title") ?? "",
+      Type: fields.get("Type") ?? "",
+      Score: fields.get("Score") ?? "",
+    };
+    const refuse = async (message: string) => {
+      log(`refused a grade for student ${id}: ${message}`);
+      const student = await getStudent(id, signal);
+      sendPage(res, 400, studentPage(student, { form, error: message }));
+    };
+
+    let grade: Grade;
+    try {
+      grade = parseGrade({ Title: form.Title, Type: form.Type, Score: parseScore(form.Score) });
+    } catch (error) {
+      if (!(error instanceof HttpError)) throw error;
+      await refuse(error.message);
+      return;
+    }
+    const body = JSON.stringify(grade);
+    const response = await callProvider(providers, "GradingService", async (url) => {
+      try {
+        return await request(`${url}/students/${id}/grades`, {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body,
+          timeoutMs,
+          signal,
+        });
+      } catch (error) {
+        // Only a refused connection proves the grade was not received; after a reset it may
+        // have been stored, so it must not be sent to a second provider (no duplicate).
+        if (error instanceof RequestError && error.code !== "ECONNREFUSED") {
+          throw new HttpError(
+            503,
+            "GradingService did not confirm the grade (" + error.code + "); it may or may not " +
+              "have been saved, check the student's page.",
+            { cause: error },
+          );
+        }
+        throw error;
+      }
+    }).catch((error: unknown) => {
+      throw unavailable("GradingService", error);
+    });
+    if (response.status === 404) throw new HttpError(404, `There is no student with ID ${id}.`);
+    if (response.status === 400) {
+      await refuse(errorText(response) || "The grading service refused the grade.");
+      return;
+    }
+    if (response.status !== 201) throw badStatus("GradingService", response);
+    log(
+      `added grade ${JSON.stringify(grade.Title)} (${grade.Type}, ${grade.Score}) ` +
+        `for student ${id} through the form`,
+    );
+    res.writeHead(303, { Location: `/students/${id}`, "Content-Length": 0 });
+    res.end();
+  };
+
+  return createRouter(
+    [
+      { path: "/", methods: { GET: (_req, res) => redirect(res, 302, "/students") } },
+      {
+        path: "/students",
+        methods: {
+          GET: async (_req, res) => {
+            const response = await fromGrading("/students", abandoned(res));
+            sendPage(res, 200, studentsPage(parseAnswer(response, parseStudents)));
+          },
+        },
+      },
+      {
+        path: "/students/:id",
+        methods: {
+          GET: async (_req, res, params) => {
+            const student = await getStudent(pageID(params["id"] ?? ""), abandoned(res));
+            sendPage(res, 200, studentPage(student));
+          },
+        },
+      },
+      {
+        path: "/students/:id/grades",
+        methods: { POST: (req, res, params) => addGrade(req, res, params["id"] ?? "") },
+      },
+      {
+        path: "/services",
+        methods: {
+          GET: async (_req, res) => {
+            let services;
+            try {
+              services = await listServices({
+                registryURL,
+                timeoutMs,
+                signal: abandoned(res),
+                ...(token === undefined ? {} : { token }),
+              });
+            } catch (error) {
+              throw new HttpError(503, `The registry is unavailable: ${describeError(error)}`, {
+                cause: error,
+              });
+            }
+            sendPage(res, 200, servicesPage(services, registryURL));
+          },
+        },
+      },
+      {
+        path: "/logs",
+        methods: {
+          GET: async (_req, res) => {
+            const signal = abandoned(res);
+            const { url, response } = await callProvider(providers, "LogService", async (url) => ({
+              url,
+              response: await request(`${url}/log?lines=100`, { timeoutMs, signal }),
+            })).catch((error: unknown) => {
+              throw unavailable("LogService", error);
+            });
+            if (response.status !== 200) throw badStatus("LogService", response);
+            sendPage(res, 200, logsPage(response.text(), url));
+          },
+        },
+      },
+      // Browsers ask for it on every page; answering keeps 404s out of the log.
+      { path: "/favicon.ico", methods: { GET: (_req, res) => void res.writeHead(204).end() } },
+    ],
+    { onError: (req, res, error) => answerError(req, res, error, log) },
+  );
+}
+
+/** Renders any error as an HTML page with its status; unexpected ones are logged as 500. */
+function answerError(req: IncomingMessage, res: ServerResponse, error: unknown, log: Logger): void {
+  const known = error instanceof HttpError ? error : undefined;
+  const where = `${req.method ?? "?"} ${(req.url ?? "/").slice(0, 200)}`;
+  if (known) {
+    log(`${where}: ${known.status} ${describeError(known)}`);
+  } else {
+    log(`internal error: ${where}: ${describeError(error)}`);
+  }
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const status = known?.status ?? 500;
+  const message = known?.message ?? "Something went wrong in the portal; the error is in the log.";
+  const headers: Record<string, string> = { ...known?.headers };
+  // The rest of a refused body is still on the wire (see sendError).
+  if (status === 413 || (req.method === "POST" && !req.complete)) headers["Connection"] = "close";
+  sendPage(res, status, errorPage(status, message), headers);
+}
+
+function sendPage(
+  res: ServerResponse,
+  status: number,
+  page: string,
+  headers: Record<string, string> = {},
+): void {
+  res.writeHead(status, {
+    ...securityHeaders,
+    ...headers,
+    "Content-Type": "text/html; charset=utf-8",
+    "Content-Length": Buffer.byteLength(page),
+  });
+  res.end(page);
+}
+
+function redirect(res: ServerResponse, status: number, location: string): void {
+  res.writeHead(status, { Location: location, "Content-Length": 0 });
+  res.end();
+}
+
+/** A signal that aborts when the browser goes away before its answer was sent. */
+function abandoned(res: ServerResponse): AbortSignal {
+  const controller = new AbortController();
+  res.once("close", () => {
+    if (!res.writableFinished) controller.abort(new Error("portal: client went away"));
+  });
+  return controller.signal;
+}
+
+/** The `{id}` of a page URL; anything but digits names no student, so it is a `404` page. */
+function pageID(text: string): number {
+  if (!/^[0-9]{1,15}$/.test(text)) {
+    throw new HttpError(404, `There is no student ${JSON.stringify(text.slice(0, 40))}.`);
+  }
+  return Number(text);
+}
+
+/** The form's score text as a number; anything but a plain decimal becomes `NaN` (refused). */
+function parseScore(text: string): number {
+  const trimmed = text.trim();
+  return /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(trimmed) ? Number(trimmed) : Number.NaN;
+}
+
+/** Turns a failed call to another service into the `503` page the user should see. */
+function unavailable(service: string, error: unknown): unknown {
+  if (error instanceof HttpError) return error;
+  if (error instanceof NoProviderError) {
+    const why =
+      error.cause === undefined ? "no instance is registered" : "no registered instance answered";
+    return new HttpError(503, `${service} is unavailable: ${why}. Try again in a moment.`, {
+      cause: error,
+    });
+  }
+  if (error instanceof RequestError) {
+    const why = error.code === "ETIMEDOUT" ? "it did not answer in time" : `${error.code}`;
+    return new HttpError(503, `${service} is unavailable: ${why}. Try again in a moment.`, {
+      cause: error,
+    });
+  }
+  return error;
+}
+
+function badStatus(service: string, response: Response): HttpError {
+  const detail = errorText(response);
+  const status = response.status >= 500 ? 503 : 502;
+  return new HttpError(
+    status,
+    `${service} is unavailable: it answered ${response.status}${detail ? ` (${detail})` : ""}.`,
+  );
+}
+
+/** Parses another service's JSON answer; anything unexpected is that service's fault (`502`). */
+function parseAnswer<T>(response: Response, parse: (value: unknown) => T): T {
+  if (response.status !== 200) throw badStatus("GradingService", response);
+  try {
+    return parse(response.json());
+  } catch (error) {
+    throw new HttpError(502, `GradingService sent a malformed answer: ${describeError(error)}`, {
+      cause: error,
+    });
+  }
+}
+
+/** The `error` of a JSON error body, or "" when there is none. */
+function errorText(response: Response): string {
+  try {
+    const body = response.json();
+    if (typeof body === "object" && body !== null && "error" in body) {
+      const message = (body as { error: unknown }).error;
+      if (typeof message === "string") return message.slice(0, 300);
+    }
+  } catch {
+    // Not JSON: no detail to show.
+  }
+  return "";
+}

@@ -1,0 +1,230 @@
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { describe, it, type TestContext } from "node:test";
+import { createPortalHandler } from "../../../lib/portal/server.ts";
+import { createProviders, type Providers } from "../../../lib/registry/providers.ts";
+import { listen } from "../../../lib/service/listen.ts";
+import { request, type RequestOptions } from "../../../lib/service/request.ts";
+import { startSystem, until, type System } from "./system.ts";
+
+/** A URL nothing listens on: a port that was just free. */
+async function deadURL(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return `http://127.0.0.1:${port}`;
+}
+
+/** A portal alone on a real server, with a hand-made context and providers. */
+async function startPortal(t: TestContext, providers: Providers, registryURL: string) {
+  const lines: string[] = [];
+  const controller = new AbortController();
+  const log = (line: string) => void lines.push(line);
+  const context = { url: "", providers, log, signal: controller.signal };
+  const server = await listen(createPortalHandler(context, { registryURL, timeoutMs: 1_000 }), {
+    host: "127.0.0.1",
+  });
+  t.after(async () => {
+    controller.abort();
+    await server.close(0);
+  });
+  return { url: server.url, lines };
+}
+
+const form = (fields: Record<string, string>): RequestOptions => ({
+  method: "POST",
+  headers: { "Content-Type": "application/x-www-form-urlencoded" },
+  body: new URLSearchParams(fields).toString(),
+});
+
+function page(system: System, path: string, options?: RequestOptions) {
+  return request(`${system.portal.handle.url}${path}`, options);
+}
+
+describe("portal pages over a real system", () => {
+  it("redirects / to /students and lists students with averages", async (t) => {
+    const system = await startSystem(t);
+    const root = await page(system, "/");
+    assert.equal(root.status, 302);
+    assert.equal(root.headers["location"], "/students");
+    const list = await page(system, "/students");
+    assert.equal(list.status, 200);
+    assert.match(String(list.headers["content-type"]), /^text\/html; charset=utf-8/);
+    const text = list.text();
+    assert.ok(text.includes(`<a href="/students/1">Simen, Averill</a>`));
+    assert.ok(text.includes(`<a href="/students/5">Attwood, Kylee</a>`));
+    assert.match(text, /Simen, Averill<\/a><\/td>\s*<td class="num">89\.0<\/td>/);
+    assert.match(text, /Barber, Sydnie<\/a><\/td>\s*<td class="num">47\.3<\/td>/);
+  });
+
+  it("adds a grade through the form: 303, shown on the page, stored, logged", async (t) => {
+    const system = await startSystem(t);
+    const student = await page(system, "/students/2");
+    assert.equal(student.status, 200);
+    assert.match(student.text(), /<h1>Marge Garrard<\/h1>/);
+    const posted = await page(
+      system,
+      "/students/2/grades",
+      form({ Title: "Final exam", Type: "Test", Score: " 91.5 " }),
+    );
+    assert.equal(posted.status, 303);
+    assert.equal(posted.headers["location"], "/students/2");
+    const after = (await page(system, "/students/2")).text();
+    assert.match(after, /<td>Final exam<\/td><td>Test<\/td><td class="num">91.5<\/td>/);
+    assert.deepEqual(system.store.get(2)?.Grades.at(-1), {
+      Title: "Final exam",
+      Type: "Test",
+      Score: 91.5,
+    });
+    // Stopping flushes the remote loggers, so both lines are in the file afterwards.
+    await system.portal.stop();
+    await system.grading.stop();
+    const log = await system.logText();
+    assert.match(log, /\[TeacherPortal\] - added grade "Final exam" \(Test, 91.5\) for student 2/);
+    assert.match(log, /\[GradingService\] - added grade "Final exam" \(Test, 91.5\) for student 2/);
+  });
+
+  it("answers invalid input with a 400 page, the message and the refilled form", async (t) => {
+    const system = await startSystem(t);
+    const cases: Array<[Record<string, string>, RegExp]> = [
+      [{ Title: `"><b>x`, Type: "Homework", Score: "abc" }, /Score: must be a finite number/],
+      [{ Title: `"><b>x`, Type: "Homework", Score: "1e999" }, /Score: must be a finite number/],
+      [{ Title: `"><b>x`, Type: "Homework", Score: "101" }, /Score: must be a finite number/],
+      [{ Title: "", Type: "Quiz", Score: "5" }, /Title: must be 1 to 200 characters/],
+      [{ Title: `"><b>x`, Type: "Exam", Score: "5" }, /Type: must be one of Quiz, Test, Homework/],
+      [{ Type: "Quiz" }, /Title: /],
+    ];
+    for (const [fields, message] of cases) {
+      const response = await page(system, "/students/3/grades", form(fields));
+      assert.equal(response.status, 400, JSON.stringify(fields));
+      const text = response.text();
+      assert.match(text, message);
+      assert.match(text, /<h1>Sydnie Barber<\/h1>/);
+      if (fields["Title"] === `"><b>x`) {
+        assert.ok(text.includes(`value="&quot;&gt;&lt;b&gt;x"`), "title refilled, escaped");
+        assert.ok(!text.includes(`"><b>x`));
+      }
+      if (fields["Type"] === "Homework") assert.ok(text.includes(`value="Homework" selected`));
+      if (fields["Score"] === "abc") assert.ok(text.includes(`value="abc"`));
+    }
+    assert.equal(system.store.get(3)?.Grades.length, 3, "nothing stored");
+  });
+
+  it("answers 404 pages for unknown students and 4xx pages for bad requests", async (t) => {
+    const system = await startSystem(t);
+    const grade = { Title: "a", Type: "Quiz", Score: "1" };
+    const cases: Array<[string, RequestOptions | undefined, number, RegExp]> = [
+      ["/students/99", undefined, 404, /There is no student with ID 99/],
+      ["/students/abc", undefined, 404, /There is no student &quot;abc&quot;/],
+      ["/students/99/grades", form(grade), 404, /There is no student with ID 99/],
+      ["/nope", undefined, 404, /no such path/],
+      ["/students", { method: "DELETE" }, 405, /method DELETE not allowed/],
+      ["/students/1/grades", { ...form(grade), headers: { "Content-Type": "text/plain" } }, 415,
+        /x-www-form-urlencoded/],
+      ["/students/1/grades", form({ ...grade, pad: "x".repeat(20_000) }), 413, /larger than/],
+    ];
+    for (const [path, options, status, message] of cases) {
+      const response = await page(system, path, options);
+      assert.equal(response.status, status, path);
+      assert.match(String(response.headers["content-type"]), /^text\/html/);
+      assert.match(response.text(), message, path);
+      assert.match(response.text(), /<nav aria-label="main">/);
+    }
+    const put = await page(system, "/students", { method: "PUT" });
+    assert.equal(put.headers["allow"], "GET, HEAD");
+    assert.equal(system.store.get(1)?.Grades.length, 3);
+  });
+
+  it("shows a script title escaped (XSS)", async (t) => {
+    const system = await startSystem(t);
+    const title = "<script>alert(1)</script>";
+    const fields = { Title: title, Type: "Quiz", Score: "50" };
+    const posted = await page(system, "/students/1/grades", form(fields));
+    assert.equal(posted.status, 303);
+    const text = (await page(system, "/students/1")).text();
+    assert.ok(text.includes("<td>&lt;script&gt;alert(1)&lt;/script&gt;</td>"));
+    assert.ok(!text.includes("<script>"));
+    const headers = (await page(system, "/students/1")).headers;
+    assert.match(String(headers["content-security-policy"]), /default-src 'none'/);
+  });
+
+  it("shows the registry's services and the latest log entries, escaped", async (t) => {
+    const system = await startSystem(t);
+    const services = await page(system, "/services");
+    assert.equal(services.status, 200);
+    const text = services.text();
+    for (const name of ["LogService", "GradingService", "TeacherPortal"]) {
+      const row = `<td>${name}</td>\\s*<td><code>http://127.0.0.1:\\d+</code></td>`;
+      assert.match(text, new RegExp(row));
+    }
+    assert.match(text, /<td class="passing">passing<\/td>/);
+    const logURL = system.log.handle.url;
+    const logged = await request(`${logURL}/log`, {
+      method: "POST",
+      headers: { "Content-Type": "text/plain" },
+      body: "hello <b>portal</b>",
+    });
+    assert.equal(logged.status, 200);
+    const logs = await page(system, "/logs");
+    assert.equal(logs.status, 200);
+    assert.match(logs.text(), /hello &lt;b&gt;portal&lt;\/b&gt;/);
+    assert.ok(logs.text().includes(logURL));
+  });
+
+  it("answers 503 pages once the grading service is gone", async (t) => {
+    const system = await startSystem(t);
+    await system.grading.stop();
+    await until(system.portal.handle.providers, (p) => p.list("GradingService").length === 0);
+    for (const [path, options] of [
+      ["/students", undefined],
+      ["/students/1", undefined],
+      ["/students/1/grades", form({ Title: "a", Type: "Quiz", Score: "1" })],
+    ] as const) {
+      const response = await page(system, path, options);
+      assert.equal(response.status, 503, path);
+      assert.match(response.text(), /GradingService is unavailable: no instance is registered/);
+    }
+    assert.equal((await page(system, "/services")).status, 200, "other pages still work");
+  });
+});
+
+describe("portal without its dependencies", () => {
+  it("answers 503 when the only grading provider refuses, and drops it", async (t) => {
+    const providers = createProviders();
+    const dead = await deadURL();
+    providers.apply({ Added: [{ Name: "GradingService", URL: dead }], Removed: [] });
+    const portal = await startPortal(t, providers, dead);
+    const response = await request(`${portal.url}/students`);
+    assert.equal(response.status, 503);
+    assert.match(response.text(), /GradingService is unavailable: no registered instance/);
+    assert.deepEqual(providers.list("GradingService"), []);
+    assert.equal(portal.lines.length, 1);
+    assert.match(portal.lines[0] ?? "", /^GET \/students: 503 /);
+  });
+
+  it("answers 503 pages when no log service or registry is reachable", async (t) => {
+    const dead = await deadURL();
+    const portal = await startPortal(t, createProviders(), dead);
+    const logs = await request(`${portal.url}/logs`);
+    assert.equal(logs.status, 503);
+    assert.match(logs.text(), /LogService is unavailable: no instance is registered/);
+    const services = await request(`${portal.url}/services`);
+    assert.equal(services.status, 503);
+    assert.match(services.text(), /The registry is unavailable: registry: list services/);
+  });
+
+  it("fails over from a dead grading provider to a live one", async (t) => {
+    const system = await startSystem(t);
+    const providers = system.portal.handle.providers;
+    providers.apply({ Added: [{ Name: "GradingService", URL: await deadURL() }], Removed: [] });
+    assert.equal(providers.list("GradingService").length, 2);
+    // Each request picks at random; within 50 the dead one is picked (p = 1 - 2^-50).
+    for (let i = 0; i < 50 && providers.list("GradingService").length === 2; i++) {
+      assert.equal((await page(system, "/students")).status, 200);
+    }
+    assert.equal(providers.list("GradingService").length, 1, "the dead one was dropped");
+    assert.equal((await page(system, "/students")).status, 200);
+  });
+});
