@@ -1,0 +1,163 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { mkdir } from "node:fs/promises";
+import { createInterface } from "node:readline";
+import { setTimeout as delay } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import { listServices } from "../registry/client.ts";
+import type { Env } from "./cli.ts";
+
+/** One service the launcher starts: `node <commandsDir>/<command>/main.js …`. */
+export interface ServiceSpec {
+  /** Short name that prefixes each line of its output. */
+  name: string;
+  /** Folder name under `cmd/`. */
+  command: string;
+  /** Its default port. */
+  port: number;
+  /** Its ServiceName; the registry itself has none and is waited for by its startup line. */
+  serviceName?: string;
+  args: string[];
+}
+
+/** Options of `launch`. */
+export interface LaunchOptions {
+  /** In start order; the first one is the registry. */
+  services: ServiceSpec[];
+  /** Folder for runtime files; created if missing. */
+  dir: string;
+  host: string;
+  /** Start every service on a free port instead of its default one. */
+  anyPorts: boolean;
+  /** The registry's port when not `anyPorts`. */
+  registryPort: number;
+  token: string | undefined;
+  /** Folder holding the compiled `cmd/` (URL of `dist/cmd/`). */
+  commandsDir: URL;
+  /** Environment of the children (the launcher passes its own). */
+  env: Env;
+  out: { write(text: string): unknown };
+  /** Aborting it stops every service in reverse order; `launch` resolves after that. */
+  signal: AbortSignal;
+  /** How long one service may take to come up. Default 20 s. */
+  startTimeoutMs?: number;
+}
+
+interface Running {
+  spec: ServiceSpec;
+  child: ChildProcess;
+  exited: Promise<unknown[]>;
+}
+
+/**
+ * Starts every service as its own process in order, waiting until each is up (the registry:
+ * its startup line; the others: listed by the registry), prefixes their output with their
+ * names, then waits for `signal` and stops them in reverse order so each deregisters.
+ *
+ * Rejects (after stopping whatever it started) when a service exits or does not come up in
+ * time.
+ */
+export async function launch(options: LaunchOptions): Promise<void> {
+  const { services, host, signal, out, startTimeoutMs = 20_000 } = options;
+  await mkdir(options.dir, { recursive: true });
+  const width = Math.max(...services.map((spec) => spec.name.length));
+  const running: Running[] = [];
+  const urls = new Map<string, string>();
+  let registryURL = "";
+  try {
+    for (const spec of services) {
+      const port = options.anyPorts ? 0 : spec === services[0] ? options.registryPort : spec.port;
+      const args = [fileURLToPath(new URL(`${spec.command}/main.js`, options.commandsDir))];
+      args.push("--host", host, "--port", String(port), ...spec.args);
+      if (registryURL) args.push("--registry", registryURL);
+      const env = { ...options.env, ...(options.token ? { REGISTRY_TOKEN: options.token } : {}) };
+      // Own process group: a terminal's Ctrl-C reaches only the launcher, which then stops the
+      // services in reverse order (the registry last, so every service can deregister).
+      const child = spawn(process.execPath, args, {
+        env,
+        detached: true,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      const exited = once(child, "exit");
+      running.push({ spec, child, exited });
+      const prefix = `${spec.name.padEnd(width)} | `;
+      const listening = new Promise<string>((resolve) => {
+        for (const stream of [child.stdout, child.stderr]) {
+          createInterface({ input: stream }).on("line", (line) => {
+            out.write(prefix + line + "\n");
+            const match = / listening on (\S+)/.exec(line);
+            if (match?.[1]) resolve(match[1]);
+          });
+        }
+      });
+      const deadline = AbortSignal.any([signal, AbortSignal.timeout(startTimeoutMs)]);
+      const url = await until(deadline, exited, spec, listening);
+      urls.set(spec.name, url);
+      if (!registryURL) registryURL = url;
+      else await until(deadline, exited, spec, registered(registryURL, spec, url, options, deadline));
+    }
+    out.write("\n" + services.map((spec) => `  ${spec.name.padEnd(width)}  ${urls.get(spec.name)}`).join("\n"));
+    const portal = services.find((spec) => spec.serviceName === "TeacherPortal");
+    if (portal) out.write(`\n\nTeacher portal: ${urls.get(portal.name)}/students\n`);
+    out.write("Press Ctrl-C to stop everything.\n\n");
+    for (const { spec, exited } of running) {
+      void exited.then(([code]) => {
+        if (!signal.aborted) out.write(`${spec.name.padEnd(width)} | exited (${String(code)})\n`);
+      });
+    }
+    if (!signal.aborted) await once(signal, "abort");
+  } finally {
+    // Reverse order: each service deregisters while the registry still runs.
+    for (const { spec, child, exited } of running.reverse()) {
+      if (child.exitCode !== null || child.signalCode !== null) continue;
+      out.write(`${spec.name.padEnd(width)} | stopping\n`);
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      await exited;
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** Resolves with `what`, or rejects when the child exits or the deadline passes first. */
+async function until<T>(
+  deadline: AbortSignal,
+  exited: Promise<unknown[]>,
+  spec: ServiceSpec,
+  what: Promise<T>,
+): Promise<T> {
+  const failed = (reason: string) => new Error(`launcher: ${spec.command}: ${reason}`);
+  return Promise.race([
+    what,
+    exited.then(([code]) => {
+      throw failed(`exited (${String(code)}) before it was up`);
+    }),
+    new Promise<never>((_resolve, reject) => {
+      const stop = () => reject(failed(deadline.reason instanceof DOMException &&
+        deadline.reason.name === "TimeoutError" ? "did not come up in time" : "start aborted"));
+      if (deadline.aborted) stop();
+      else deadline.addEventListener("abort", stop, { once: true });
+    }),
+  ]);
+}
+
+/** Polls the registry until it lists `url` under the service's name. */
+async function registered(
+  registryURL: string,
+  spec: ServiceSpec,
+  url: string,
+  options: LaunchOptions,
+  deadline: AbortSignal,
+): Promise<void> {
+  const name = spec.serviceName ?? spec.name;
+  while (!deadline.aborted) {
+    const list = await listServices({
+      registryURL,
+      name,
+      signal: deadline,
+      ...(options.token ? { token: options.token } : {}),
+    }).catch(() => []);
+    if (list.some((entry) => entry.ServiceURL === url)) return;
+    await delay(25, undefined, { signal: deadline }).catch(() => undefined);
+  }
+}
