@@ -1,0 +1,79 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { describe, it } from "node:test";
+import { request } from "../../lib/service/request.ts";
+
+const launcher = fileURLToPath(new URL("../../cmd/launcher/main.js", import.meta.url));
+
+describe("launcher (make run)", () => {
+  it("starts every service, serves the portal, and on SIGTERM stops all so each deregisters", async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), "launcher-"));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const child = spawn(process.execPath, [launcher, "--ports", "any", "--dir", dir, "--host", "127.0.0.1"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const exited = once(child, "exit");
+    t.after(() => {
+      if (child.exitCode === null) child.kill("SIGKILL");
+    });
+    const lines: string[] = [];
+    const portal = new Promise<string>((resolve, reject) => {
+      createInterface({ input: child.stdout }).on("line", (line) => {
+        lines.push(line);
+        const match = /^Teacher portal: (\S+)\/students$/.exec(line);
+        if (match?.[1]) resolve(match[1]);
+      });
+      void exited.then(() => reject(new Error(`launcher exited early:\n${lines.join("\n")}`)));
+    });
+    createInterface({ input: child.stderr }).on("line", (line) => lines.push(line));
+    const portalURL = await portal;
+
+    // Every service's output carries its name.
+    for (const name of ["registry", "log", "grading", "portal", "hello"]) {
+      assert.ok(
+        lines.some((line) => new RegExp(`^${name} +\\| .*listening on http://127\\.0\\.0\\.1:\\d+`).test(line)),
+        `no prefixed startup line for ${name}:\n${lines.join("\n")}`,
+      );
+    }
+    const urls = new Map<string, string>();
+    for (const line of lines) {
+      const match = /^ {2}(\w+) +(http:\/\/\S+)$/.exec(line);
+      if (match?.[1] && match[2]) urls.set(match[1], match[2]);
+    }
+    assert.equal(urls.size, 5, `summary lists every service:\n${lines.join("\n")}`);
+
+    const students = await request(`${portalURL}/students`);
+    assert.equal(students.status, 200);
+    assert.match(students.text(), /Simen, Averill/);
+    const hello = await request(`${urls.get("hello")}/hello?name=Ada`);
+    assert.equal(hello.status, 200);
+    assert.match(hello.text(), /Ada/);
+    const registered = await request(`${urls.get("registry")}/services`);
+    const list = (registered.json() as { Services: Array<{ ServiceName: string }> }).Services;
+    assert.deepEqual(
+      list.map((entry) => entry.ServiceName).sort(),
+      ["GradingService", "HelloService", "LogService", "TeacherPortal"],
+    );
+
+    child.kill("SIGTERM");
+    const [code] = await exited;
+    assert.equal(code, 0, lines.join("\n"));
+    // Reverse order: hello first, the registry last.
+    const stopping = lines.filter((line) => / \| stopping$/.test(line)).map((line) => line.split(" ")[0]);
+    assert.deepEqual(stopping, ["hello", "portal", "grading", "log", "registry"]);
+    // Nothing is left listening, and the registry's saved state holds no registration.
+    for (const url of urls.values()) {
+      await assert.rejects(request(url, { timeoutMs: 1_000 }), { code: "ECONNREFUSED" });
+    }
+    const state = await readFile(join(dir, "registry.json"), "utf8");
+    assert.doesNotMatch(state, /ServiceURL/, "every service deregistered before the registry stopped");
+    const log = await readFile(join(dir, "distributed.log"), "utf8");
+    assert.match(log, /\[HelloService\] - .*Ada/);
+  });
+});
