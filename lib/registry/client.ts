@@ -1,0 +1,190 @@
+import { describeError } from "../service/http.ts";
+import { request, RequestError, type Response } from "../service/request.ts";
+import {
+  parsePatch,
+  parseServiceList,
+  type Patch,
+  type Registration,
+  type ServiceStatus,
+} from "./registration.ts";
+
+/** Where the registry is and how to talk to it. */
+export interface RegistryClientOptions {
+  /** Base URL of the registry, e.g. `http://localhost:3000` (`/services` is appended). */
+  registryURL: string;
+  /** Shared bearer token of SPEC §7, sent as `Authorization: Bearer <token>`. */
+  token?: string;
+  /** Bound on the whole request. Default 5 s. */
+  timeoutMs?: number;
+  /** Aborting it abandons the request (the error's cause is the `EABORTED` request error). */
+  signal?: AbortSignal;
+}
+
+/**
+ * A registry request that failed. The message names the operation, the registry URL and —
+ * when the registry answered — the status and its error text:
+ * `registry: register "LogService" at http://localhost:3000: status 503: closing`.
+ */
+export class RegistryError extends Error {
+  override name = "RegistryError";
+  /** The HTTP status the registry answered, or `undefined` when it gave no answer. */
+  readonly status: number | undefined;
+
+  constructor(message: string, status: number | undefined, options: { cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? {} : { cause: options.cause });
+    this.status = status;
+  }
+}
+
+/**
+ * Registers `reg` with the registry (`POST /services`) and resolves with the initial patch:
+ * the passing providers of its RequiredServices, which replace the caller's provider sets.
+ *
+ * A registry that answers `200` without a body (the Go original, which delivers the initial
+ * patch only to the ServiceUpdateURL) yields an empty patch; use `registerForPatch` to tell the
+ * two apart. Rejects with `RegistryError` on a non-2xx status, a malformed answer, a
+ * connection error, the timeout or an abort.
+ */
+export async function register(reg: Registration, options: RegistryClientOptions): Promise<Patch> {
+  return (await registerForPatch(reg, options)) ?? { Added: [], Removed: [] };
+}
+
+/**
+ * Like `register`, but resolves with `undefined` when the registry answered `200` with an
+ * empty body, i.e. sent no initial patch in the answer (a Go registry).
+ */
+export async function registerForPatch(
+  reg: Registration,
+  options: RegistryClientOptions,
+): Promise<Patch | undefined> {
+  const what = `register ${JSON.stringify(reg.ServiceName)}`;
+  const response = await send(what, options, "", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    // Exactly the SPEC §2 shape: all five fields, lists always arrays.
+    body: JSON.stringify({
+      ServiceName: reg.ServiceName,
+      ServiceURL: reg.ServiceURL,
+      RequiredServices: [...reg.RequiredServices],
+      ServiceUpdateURL: reg.ServiceUpdateURL,
+      HeartbeatURL: reg.HeartbeatURL,
+    }),
+  });
+  if (response.body.toString("utf8").trim() === "") return undefined;
+  return parseAnswer(what, options, response, parsePatch);
+}
+
+/**
+ * Removes the registration of `serviceURL` (`DELETE /services`, the URL as `text/plain`, as Go
+ * services send it). Rejects with `RegistryError` — status `404` when the registry does not
+ * know the URL — or on a connection error, the timeout or an abort.
+ */
+export async function deregister(
+  serviceURL: string,
+  options: RegistryClientOptions,
+): Promise<void> {
+  await send(`deregister ${serviceURL}`, options, "", {
+    method: "DELETE",
+    headers: { "Content-Type": "text/plain; charset=utf-8" },
+    body: serviceURL,
+  });
+}
+
+/**
+ * Lists the registry's registrations with their health (`GET /services`), only those named
+ * `name` when given. Rejects with `RegistryError` like `register`.
+ */
+export async function listServices(
+  options: RegistryClientOptions & { name?: string },
+): Promise<ServiceStatus[]> {
+  const query = options.name === undefined ? "" : `?name=${encodeURIComponent(options.name)}`;
+  const what =
+    options.name === undefined ? "list services" : `list ${JSON.stringify(options.name)}`;
+  const response = await send(what, options, query, { method: "GET", headers: {} });
+  return parseAnswer(what, options, response, parseServiceList);
+}
+
+interface Outgoing {
+  method: string;
+  headers: Record<string, string>;
+  body?: string;
+}
+
+function base(options: RegistryClientOptions): string {
+  return options.registryURL.replace(/\/+$/u, "");
+}
+
+/** Sends one request to `<registry>/services<query>`; resolves only for a 2xx answer. */
+async function send(
+  what: string,
+  options: RegistryClientOptions,
+  query: string,
+  outgoing: Outgoing,
+): Promise<Response> {
+  const prefix = `registry: ${what} at ${base(options)}`;
+  const headers = { ...outgoing.headers };
+  if (options.token !== undefined && options.token !== "") {
+    headers["Authorization"] = `Bearer ${options.token}`;
+  }
+  let response: Response;
+  try {
+    response = await request(`${base(options)}/services${query}`, {
+      method: outgoing.method,
+      headers,
+      ...(outgoing.body === undefined ? {} : { body: outgoing.body }),
+      timeoutMs: options.timeoutMs ?? 5_000,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+  } catch (error) {
+    throw new RegistryError(`${prefix}: ${failure(error)}`, undefined, { cause: error });
+  }
+  if (response.status < 200 || response.status > 299) {
+    const detail = errorText(response);
+    throw new RegistryError(
+      `${prefix}: status ${response.status}${detail === "" ? "" : `: ${detail}`}`,
+      response.status,
+    );
+  }
+  return response;
+}
+
+function parseAnswer<T>(
+  what: string,
+  options: RegistryClientOptions,
+  response: Response,
+  parse: (value: unknown) => T,
+): T {
+  try {
+    return parse(response.json());
+  } catch (error) {
+    throw new RegistryError(
+      `registry: ${what} at ${base(options)}: bad answer: ${describeError(error)}`,
+      response.status,
+      { cause: error },
+    );
+  }
+}
+
+/** Why no answer came, without repeating the URL the message already names. */
+function failure(error: unknown): string {
+  if (!(error instanceof RequestError)) return describeError(error);
+  if (error.cause !== undefined) return describeError(error.cause);
+  return error.message.replace(`: ${error.url}`, "");
+}
+
+/** The registry's `{"error": …}` text, or the start of whatever else it sent, on one line. */
+function errorText(response: Response): string {
+  const text = response.text();
+  let message = text;
+  try {
+    const value: unknown = JSON.parse(text);
+    if (typeof value === "object" && value !== null && "error" in value) {
+      const error: unknown = value.error;
+      if (typeof error === "string") message = error;
+    }
+  } catch {
+    // Not JSON (e.g. a Go registry's plain-text error): show the text itself.
+  }
+  const line = message.replace(/[\u0000-\u001f\u007f]+/gu, " ").trim();
+  return line.length > 200 ? `${line.slice(0, 200)}…` : line;
+}

@@ -1,0 +1,85 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Logger } from "../log/logger.ts";
+import type { Providers } from "../registry/providers.ts";
+import { parsePatch, type Patch } from "../registry/registration.ts";
+import { describeError, HttpError, readJSON, type Handler } from "./http.ts";
+
+/** Options of `createRunnerHandler`. */
+export interface RunnerHandlerOptions {
+  /** The table patches are applied to. */
+  providers: Providers;
+  /** Where applied and rejected patches are reported. */
+  log: Logger;
+  /** When set, patches must carry `Authorization: Bearer <token>` (SPEC §7). */
+  token?: string;
+  /** Called on every heartbeat request (the anti-entropy clock). */
+  onHeartbeat?: () => void;
+  /** Answers every other request. */
+  app: Handler;
+}
+
+/**
+ * The endpoints every registered service has (SPEC §2), in front of the app's own handler:
+ * `GET /heartbeat` → `200`; `POST /services` + Patch → `200` after applying it with set
+ * semantics, `400` for a bad patch, `401` for a missing or wrong token when one is required.
+ * Other methods on `/services` go to the app (the portal serves `GET /services`).
+ *
+ * Errors are thrown, for `listen` to answer with `sendError`.
+ */
+export function createRunnerHandler(options: RunnerHandlerOptions): Handler {
+  const { providers, log, token, onHeartbeat, app } = options;
+  const expected = token === undefined ? undefined : digest(`Bearer ${token}`);
+
+  const update = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (expected && !timingSafeEqual(digest(req.headers.authorization ?? ""), expected)) {
+      log("update: rejected a patch without the right bearer token");
+      throw new HttpError(401, "update: missing or wrong bearer token", {
+        headers: { "WWW-Authenticate": "Bearer" },
+      });
+    }
+    let patch: Patch;
+    try {
+      patch = parsePatch(await readJSON(req));
+    } catch (error) {
+      log(`update: rejected a patch: ${describeError(error)}`);
+      throw error;
+    }
+    providers.apply(patch);
+    log(`update: ${describePatch(patch)}`);
+    res.writeHead(200, { "Content-Length": 0 });
+    res.end();
+  };
+
+  return async (req, res) => {
+    const path = (req.url ?? "/").split("?", 1)[0];
+    if (path === "/heartbeat") {
+      if (req.method !== "GET" && req.method !== "HEAD") {
+        throw new HttpError(405, `method ${req.method ?? "?"} not allowed on /heartbeat`, {
+          headers: { Allow: "GET, HEAD" },
+        });
+      }
+      onHeartbeat?.();
+      res.writeHead(200, { "Content-Length": 0 });
+      res.end();
+      return;
+    }
+    if (path === "/services" && req.method === "POST") {
+      await update(req, res);
+      return;
+    }
+    await app(req, res);
+  };
+}
+
+/** Hashing both sides first makes the comparison constant-time whatever the lengths. */
+function digest(text: string): Buffer {
+  return createHash("sha256").update(text).digest();
+}
+
+function describePatch(patch: Patch): string {
+  const entries = (sign: string, list: Patch["Added"]) =>
+    list.map((entry) => `${sign}${entry.Name} ${entry.URL}`);
+  const parts = [...entries("+", patch.Added), ...entries("-", patch.Removed)];
+  return parts.length === 0 ? "empty patch" : parts.join(", ");
+}

@@ -1,0 +1,272 @@
+import { createRemoteLogger, type RemoteLogger, type RemoteLoggerOptions } from "../log/client.ts";
+import { streamLogger, type Logger } from "../log/logger.ts";
+import { registerForPatch, deregister } from "../registry/client.ts";
+import { createProviders, type Providers } from "../registry/providers.ts";
+import type { Patch, Registration } from "../registry/registration.ts";
+import { backoffDelay, sleep } from "./backoff.ts";
+import { describeError, HttpError, type Handler } from "./http.ts";
+import { listen, type Listening } from "./listen.ts";
+import { createRunnerHandler } from "./runner.ts";
+
+/** What a service's handler factory gets from the runner. */
+export interface ServiceContext {
+  /** The advertised base URL, `http://HOST:PORT`, with the real port. */
+  url: string;
+  /** The service's providers, kept current by registry patches. */
+  providers: Providers;
+  /** The service's logger: the remote log service when it requires `LogService`. */
+  log: Logger;
+  /** Aborts when the service starts shutting down. */
+  signal: AbortSignal;
+}
+
+/** Options of `startService`. */
+export interface ServiceOptions {
+  /** The ServiceName it registers as, e.g. `LogService`. */
+  name: string;
+  /** Interface to bind and host to advertise. Default `localhost`. */
+  host?: string;
+  /** Port to bind; `0` (the default) picks a free one. */
+  port?: number;
+  /** Base URL of the registry, e.g. `http://localhost:3000`. */
+  registryURL: string;
+  /** ServiceNames whose providers it needs; `LogService` also routes `context.log` there. */
+  requiredServices?: string[];
+  /** Shared bearer token (SPEC §7): sent to the registry, required on incoming patches. */
+  token?: string;
+  /** Builds the app handler; the runner answers GET /heartbeat and POST /services itself. */
+  handler: (context: ServiceContext) => Handler;
+  /** Aborting it shuts the service down gracefully; `done` resolves when that is over. */
+  signal: AbortSignal;
+  /** Lifecycle lines (registered, registration failed, deregistered). Default stderr. */
+  log?: Logger;
+  /** How long in-flight requests may take to finish at shutdown. Default 5 s. */
+  graceMs?: number;
+  /** Bound on the `DELETE` at shutdown. Default 2 s. */
+  deregisterTimeoutMs?: number;
+  /** Bound on each registration attempt. Default 5 s. */
+  registerTimeoutMs?: number;
+  /** First registration retry delay; it doubles per failure up to `retryMaxMs`. Default 200. */
+  retryMinMs?: number;
+  /** Longest registration retry delay. Default 5 s. */
+  retryMaxMs?: number;
+  /**
+   * Register again when no heartbeat arrived for this long: the registry lost us, e.g. it
+   * restarted without its state. Default 10 s (3 × the registry's 3 s interval + 1 s);
+   * `0` turns it off.
+   */
+  antiEntropyMs?: number;
+  /** Bound on flushing the remote log at shutdown. Default 2 s. */
+  flushTimeoutMs?: number;
+  /** Tuning of the remote logger (tests make it fast). */
+  remoteLog?: Omit<RemoteLoggerOptions, "serviceName" | "providers">;
+}
+
+/** A running service. */
+export interface ServiceHandle {
+  url: string;
+  providers: Providers;
+  log: Logger;
+  /** Resolves at the first successful registration; rejects if it stops before one. */
+  registered: Promise<void>;
+  /** Resolves after the full graceful shutdown, remote-log flush included. Never rejects. */
+  done: Promise<void>;
+}
+
+/**
+ * Starts a service (SPEC §3): listens on host:port, answers `GET /heartbeat` and `POST
+ * /services` (patches) in front of the app handler, registers with the registry, and resolves
+ * once it listens. Registration runs in the background: while the registry is unreachable the
+ * service keeps serving and retries with capped exponential backoff, logging each failure;
+ * when no heartbeat arrives for `antiEntropyMs` it registers again.
+ *
+ * When `signal` aborts: stop timers → `DELETE` itself from the registry (bounded; a failure is
+ * logged, not fatal) → stop accepting, drain in-flight requests for `graceMs`, close the
+ * remaining sockets → flush and close the remote logger → `done` resolves.
+ *
+ * Rejects when `signal` has already aborted, the address cannot be bound, or the handler
+ * factory throws. All state lives in the call, so several services can run in one process.
+ */
+export async function startService(options: ServiceOptions): Promise<ServiceHandle> {
+  const {
+    name,
+    host = "localhost",
+    port = 0,
+    registryURL,
+    token,
+    signal,
+    graceMs = 5_000,
+    deregisterTimeoutMs = 2_000,
+    registerTimeoutMs = 5_000,
+    retryMinMs = 200,
+    retryMaxMs = 5_000,
+    antiEntropyMs = 10_000,
+    flushTimeoutMs = 2_000,
+  } = options;
+  signal.throwIfAborted();
+  const lifecycle = options.log ?? streamLogger(name);
+  const requiredServices = [...new Set(options.requiredServices ?? [])];
+  const providers = createProviders();
+  // Aborted when shutdown begins: cancels the registration loop and its in-flight POST.
+  const stopping = new AbortController();
+  let app: Handler | undefined;
+  let antiEntropyTimer: NodeJS.Timeout | undefined;
+
+  const runner = createRunnerHandler({
+    providers,
+    log: lifecycle,
+    ...(token === undefined ? {} : { token }),
+    onHeartbeat: () => antiEntropyTimer?.refresh(),
+    app: (req, res) => {
+      // listen resolves before any request is read, and `app` is set right after it.
+      if (!app) throw new HttpError(503, "service is starting");
+      return app(req, res);
+    },
+  });
+
+  let log: Logger = lifecycle;
+  let listening: Listening;
+  try {
+    // Unexpected handler errors belong with the app's own lines (the remote log, if any).
+    listening = await listen(runner, { host, port, log: (line) => log(line) });
+  } catch (error) {
+    throw new Error(`service: ${name}: listen on ${host}:${port}: ${describeError(error)}`, {
+      cause: error,
+    });
+  }
+  const { url } = listening;
+
+  let remote: RemoteLogger | undefined;
+  try {
+    if (requiredServices.includes("LogService")) {
+      remote = createRemoteLogger({
+        ...options.remoteLog,
+        ...(token === undefined ? {} : { token }),
+        serviceName: name,
+        providers,
+      });
+      log = remote.log;
+    }
+    app = options.handler({ url, providers, log, signal });
+  } catch (error) {
+    await listening.close(0);
+    await remote?.close(AbortSignal.timeout(flushTimeoutMs)).catch(() => undefined);
+    throw error;
+  }
+
+  const registration: Registration = {
+    ServiceName: name,
+    ServiceURL: url,
+    RequiredServices: requiredServices,
+    ServiceUpdateURL: `${url}/services`,
+    HeartbeatURL: `${url}/heartbeat`,
+  };
+  const client = { registryURL, ...(token === undefined ? {} : { token }) };
+
+  let resolveRegistered = () => {};
+  let rejectRegistered = (_error: Error) => {};
+  let registeredOnce = false;
+  const registered = new Promise<void>((resolve, reject) => {
+    resolveRegistered = resolve;
+    rejectRegistered = reject;
+  });
+  // Nobody has to wait for it; a service that stops unregistered is not an unhandled error.
+  registered.catch(() => undefined);
+
+  const armAntiEntropy = () => {
+    if (!(antiEntropyMs > 0 && Number.isFinite(antiEntropyMs))) return;
+    clearTimeout(antiEntropyTimer);
+    antiEntropyTimer = setTimeout(() => {
+      antiEntropyTimer = undefined;
+      lifecycle(`no heartbeat from the registry for ${antiEntropyMs} ms: registering again`);
+      startRegistering();
+    }, antiEntropyMs);
+  };
+
+  let attemptInFlight = false;
+  const attempt = async (): Promise<Patch | undefined> => {
+    attemptInFlight = true;
+    try {
+      return await registerForPatch(registration, {
+        ...client,
+        timeoutMs: registerTimeoutMs,
+        signal: stopping.signal,
+      });
+    } finally {
+      attemptInFlight = false;
+    }
+  };
+  const registerLoop = async (): Promise<void> => {
+    for (let number = 1; !stopping.signal.aborted; number++) {
+      try {
+        const patch = await attempt();
+        // A Go registry answers without a body and sends the patch to /services only.
+        if (patch) providers.replace(patch);
+        registeredOnce = true;
+        lifecycle(`registered with ${registryURL} as ${url}`);
+        resolveRegistered();
+        armAntiEntropy();
+        return;
+      } catch (error) {
+        if (stopping.signal.aborted) return;
+        const wait = backoffDelay(number, retryMinMs, retryMaxMs);
+        lifecycle(
+          `registration failed (attempt ${number}, retrying in ${wait} ms): ${message(error)}`,
+        );
+        if (!(await sleep(wait, stopping.signal))) return;
+      }
+    }
+  };
+  let loop: Promise<void> | undefined;
+  const startRegistering = () => {
+    loop ??= registerLoop().finally(() => {
+      loop = undefined;
+    });
+  };
+
+  const shutdown = async (): Promise<void> => {
+    const mayBeRegistered = registeredOnce || attemptInFlight;
+    stopping.abort();
+    clearTimeout(antiEntropyTimer);
+    antiEntropyTimer = undefined;
+    await loop;
+    if (!registeredOnce) {
+      rejectRegistered(new Error(`service: ${name}: stopped before registering`));
+    }
+    // Deregister first, while still serving: dependents get Removed before we stop answering.
+    if (mayBeRegistered) {
+      try {
+        await deregister(url, { ...client, timeoutMs: deregisterTimeoutMs });
+        lifecycle(`deregistered from ${registryURL}`);
+      } catch (error) {
+        lifecycle(`deregistration failed: ${message(error)}`);
+      }
+    }
+    await listening.close(graceMs);
+    if (remote) {
+      try {
+        await remote.close(AbortSignal.timeout(flushTimeoutMs));
+      } catch (error) {
+        lifecycle(`remote log: flush at shutdown failed: ${message(error)}`);
+      }
+    }
+  };
+
+  const done = new Promise<void>((resolve) => {
+    const run = () => {
+      shutdown().then(resolve, (error: unknown) => {
+        lifecycle(`shutdown: ${message(error)}`);
+        resolve();
+      });
+    };
+    if (signal.aborted) run();
+    else signal.addEventListener("abort", run, { once: true });
+  });
+  if (!signal.aborted) startRegistering();
+  return { url, providers, log, registered, done };
+}
+
+/** The message of an error whose message already tells the whole story (registry errors). */
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : describeError(error);
+}
