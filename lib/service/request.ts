@@ -68,7 +68,20 @@ export function isConnectionError(error: unknown): boolean {
  * response arrived: a connection error, the timeout (`ETIMEDOUT`), the caller's abort
  * (`EABORTED`) or an oversized body (`ETOOLARGE`).
  */
-export function request(url: string, options: RequestOptions = {}): Promise<Response> {
+export async function request(url: string, options: RequestOptions = {}): Promise<Response> {
+  try {
+    return await send(url, options);
+  } catch (error) {
+    // The peer closed a pooled keep-alive connection just as we reused it: the request never
+    // reached it, so send it once more on a fresh connection (as the Node docs advise).
+    if (error instanceof StaleSocketError) return send(url, options);
+    throw error;
+  }
+}
+
+class StaleSocketError extends RequestError {}
+
+function send(url: string, options: RequestOptions): Promise<Response> {
   const { method = "GET", body, timeoutMs = 5_000, signal, maxResponseBytes = 1024 * 1024 } =
     options;
   return new Promise<Response>((resolve, reject) => {
@@ -109,10 +122,15 @@ export function request(url: string, options: RequestOptions = {}): Promise<Resp
     );
     signal?.addEventListener("abort", onAbort, { once: true });
 
+    let responded = false;
     req.on("error", (error: NodeJS.ErrnoException) => {
-      finish(new RequestError(url, error.code ?? "EIO", `${method} failed`, { cause: error }));
+      const code = error.code ?? "EIO";
+      const stale = req.reusedSocket && !responded && code === "ECONNRESET";
+      const Failure = stale ? StaleSocketError : RequestError;
+      finish(new Failure(url, code, `${method} failed`, { cause: error }));
     });
     req.on("response", (res) => {
+      responded = true;
       const chunks: Buffer[] = [];
       let size = 0;
       res.on("data", (chunk: Buffer) => {
