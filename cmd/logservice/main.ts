@@ -1,0 +1,42 @@
+// The log service: appends every entry it is sent to one file, durably (SPEC §2, §4.3).
+import { streamLogger } from "../../lib/log/logger.ts";
+import { createLogServer } from "../../lib/log/server.ts";
+import { runCommand } from "../../lib/service/cli.ts";
+import { startService } from "../../lib/service/start.ts";
+
+await runCommand(
+  process,
+  {
+    command: "logservice",
+    description:
+      "Appends the entries POSTed to /log to a file, answering 200 only once they are fsynced;\n" +
+      "GET /log?lines=N shows the last N entries.",
+    defaultPort: 4_000,
+    extra: {
+      file: { kind: "string", default: "distributed.log", help: "file entries are appended to" },
+      prefix: { kind: "string", default: "go ", help: "text before each entry's timestamp" },
+    },
+  },
+  async (flags, signal) => {
+    const log = streamLogger("LogService");
+    // Opened before listening: a file we cannot write is a startup error, not 500s later.
+    const server = await createLogServer({ file: flags.file, prefix: flags.prefix, log });
+    try {
+      const service = await startService({
+        name: "LogService",
+        host: flags.host,
+        port: flags.port,
+        registryURL: flags.registry,
+        ...(flags.token === undefined ? {} : { token: flags.token }),
+        handler: () => server.handler,
+        signal,
+        log,
+      });
+      process.stdout.write(`LogService listening on ${service.url}\n`);
+      // done resolves once in-flight requests have finished; then no write can be pending.
+      await service.done;
+    } finally {
+      await server.close();
+    }
+  },
+);
