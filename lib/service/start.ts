@@ -52,8 +52,8 @@ export interface ServiceOptions {
   retryMaxMs?: number;
   /**
    * Register again when no heartbeat arrived for this long: the registry lost us, e.g. it
-   * restarted without its state. Default 10 s (3 × the registry's 3 s interval + 1 s);
-   * `0` turns it off.
+   * restarted without its state. By default 3 × the registry's heartbeat interval, learnt from
+   * the gaps between its heartbeats (10 s until two have arrived); `0` turns it off.
    */
   antiEntropyMs?: number;
   /** Bound on flushing the remote log at shutdown. Default 2 s. */
@@ -100,7 +100,6 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
     registerTimeoutMs = 5_000,
     retryMinMs = 200,
     retryMaxMs = 5_000,
-    antiEntropyMs = 10_000,
     flushTimeoutMs = 2_000,
   } = options;
   signal.throwIfAborted();
@@ -111,12 +110,16 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
   const stopping = new AbortController();
   let app: Handler | undefined;
   let antiEntropyTimer: NodeJS.Timeout | undefined;
+  const heartbeats = heartbeatClock();
 
   const runner = createRunnerHandler({
     providers,
     log: lifecycle,
     ...(token === undefined ? {} : { token }),
-    onHeartbeat: () => antiEntropyTimer?.refresh(),
+    onHeartbeat: () => {
+      heartbeats.beat();
+      if (antiEntropyTimer) armAntiEntropy();
+    },
     app: (req, res) => {
       // listen resolves before any request is read, and `app` is set right after it.
       if (!app) throw new HttpError(503, "service is starting");
@@ -174,13 +177,14 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
   registered.catch(() => undefined);
 
   const armAntiEntropy = () => {
-    if (!(antiEntropyMs > 0 && Number.isFinite(antiEntropyMs))) return;
+    const silenceMs = options.antiEntropyMs ?? heartbeats.silenceMs();
+    if (!(silenceMs > 0 && Number.isFinite(silenceMs))) return;
     clearTimeout(antiEntropyTimer);
     antiEntropyTimer = setTimeout(() => {
       antiEntropyTimer = undefined;
-      lifecycle(`no heartbeat from the registry for ${antiEntropyMs} ms: registering again`);
+      lifecycle(`no heartbeat from the registry for ${silenceMs} ms: registering again`);
       startRegistering();
-    }, antiEntropyMs);
+    }, silenceMs);
   };
 
   let attemptInFlight = false;
@@ -264,6 +268,26 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
   });
   if (!signal.aborted) startRegistering();
   return { url, providers, log, registered, done };
+}
+
+/**
+ * How long a registry's silence may last before the service assumes it was forgotten: three
+ * heartbeat intervals (SPEC §3). The interval is not on the wire, so it is learnt as the
+ * longest of the last few gaps between heartbeats; re-registering early costs nothing, since
+ * registering again is idempotent.
+ */
+function heartbeatClock(): { beat(): void; silenceMs(): number } {
+  const gaps: number[] = [];
+  let last: number | undefined;
+  return {
+    beat() {
+      const now = performance.now();
+      if (last !== undefined) gaps.push(now - last);
+      if (gaps.length > 8) gaps.shift();
+      last = now;
+    },
+    silenceMs: () => (gaps.length === 0 ? 10_000 : Math.ceil(3 * Math.max(...gaps, 50))),
+  };
 }
 
 /** The message of an error whose message already tells the whole story (registry errors). */

@@ -238,6 +238,24 @@ describe("startService", () => {
     assert.deepEqual(handle.providers.list("B"), []);
   });
 
+  it("learns the registry's heartbeat interval and re-registers after 3 silent intervals", async (t) => {
+    const fake = await registry(t);
+    const { handle, lines } = await start(t, fake.url);
+    await handle.registered;
+    // The registry beats every ~40 ms; the longest gap sets the allowed silence.
+    for (let beat = 0; beat < 5; beat++) {
+      assert.equal((await fresh(`${handle.url}/heartbeat`)).status, 200);
+      await new Promise((resolve) => setTimeout(resolve, 40));
+    }
+    const silent = performance.now();
+    await fake.waitFor((r) => r.method === "POST", 1);
+    const waited = performance.now() - silent;
+    const line = await lines.waitFor(/no heartbeat from the registry for (\d+) ms/);
+    const silenceMs = Number(/for (\d+) ms/.exec(line)?.[1]);
+    assert.ok(silenceMs >= 120 && silenceMs < 1_000, `silence ${silenceMs} ms ≈ 3 × 40 ms`);
+    assert.ok(waited < 5_000, `re-registered after ${waited} ms, not the 10 s default`);
+  });
+
   it("shuts down in order: DELETE while serving, drain in-flight, then stop", async (t) => {
     const fake = await registry(t);
     let release = () => {};
