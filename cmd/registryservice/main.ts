@@ -1,0 +1,62 @@
+// The service registry: registration, discovery and health checks (SPEC §2, §4.1).
+import { streamLogger } from "../../lib/log/logger.ts";
+import { runCommand } from "../../lib/service/cli.ts";
+import { listen } from "../../lib/service/listen.ts";
+import { createRegistry } from "../../lib/registry/server.ts";
+
+await runCommand(
+  process,
+  {
+    command: "registryservice",
+    description:
+      "Keeps the registrations POSTed to /services, tells each service when the services it\n" +
+      "requires come and go, and checks every registered service's heartbeat.",
+    defaultPort: 3_000,
+    registryFlag: false,
+    extra: {
+      state: {
+        kind: "string",
+        default: "registry.json",
+        help: "file the registrations are saved to; '' keeps them in memory only",
+      },
+      "heartbeat-interval": { kind: "integer", default: 3_000, min: 1, help: "ms between checks" },
+      "heartbeat-timeout": { kind: "integer", default: 1_000, min: 1, help: "ms a check may take" },
+      failures: {
+        kind: "integer",
+        default: 3,
+        min: 1,
+        help: "consecutive failed checks that make a service critical",
+      },
+      "deregister-after": {
+        kind: "integer",
+        default: 60_000,
+        min: 0,
+        help: "ms a service may stay critical before it is deregistered",
+      },
+    },
+  },
+  async (flags, signal) => {
+    const log = streamLogger("Registry");
+    const registry = await createRegistry({
+      statePath: flags.state,
+      heartbeatIntervalMs: flags["heartbeat-interval"],
+      heartbeatTimeoutMs: flags["heartbeat-timeout"],
+      failures: flags.failures,
+      deregisterAfterMs: flags["deregister-after"],
+      ...(flags.token === undefined ? {} : { token: flags.token }),
+      log,
+    });
+    try {
+      const server = await listen(registry.handler, { host: flags.host, port: flags.port, log });
+      process.stdout.write(`Registry listening on ${server.url}\n`);
+      await new Promise<void>((resolve) => {
+        if (signal.aborted) resolve();
+        signal.addEventListener("abort", () => resolve(), { once: true });
+      });
+      log("stopping");
+      await server.close();
+    } finally {
+      await registry.close();
+    }
+  },
+);

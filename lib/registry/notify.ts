@@ -1,0 +1,183 @@
+import { setMaxListeners } from "node:events";
+import type { Logger } from "../log/logger.ts";
+import { describeError } from "../service/http.ts";
+import { request } from "../service/request.ts";
+import type { Patch, PatchEntry } from "./registration.ts";
+
+/** Options of `createNotifier`. */
+export interface NotifierOptions {
+  /** Bound on each POST of a patch. */
+  timeoutMs: number;
+  /** Further attempts after a failed POST, with exponential backoff. */
+  retries: number;
+  /** Wait before the first retry; doubles for each further one. Default 100 ms. */
+  backoffMs?: number;
+  /** POSTs in flight at most, over all dependents. Default 512. */
+  concurrency?: number;
+  /** Sent as `Authorization: Bearer <token>` with every patch (SPEC §7). */
+  token?: string | undefined;
+  log: Logger;
+}
+
+/** Delivers patches to ServiceUpdateURLs. */
+export interface Notifier {
+  /** Queues `patch` for `url`; never blocks and never throws. Empty patches are dropped. */
+  send(url: string, patch: Patch): void;
+  /** Dependents with a patch queued or in flight. */
+  readonly busy: number;
+  /** Aborts every POST in flight and every backoff; queued patches are dropped. */
+  close(): void;
+}
+
+/** What a dependent still has to learn: for each provider, whether it was added or removed. */
+type Pending = Map<string, { entry: PatchEntry; added: boolean }>;
+
+interface Queue {
+  pending: Pending;
+}
+
+/**
+ * Creates a notifier: one queue per ServiceUpdateURL, all delivering concurrently, so a slow
+ * or dead dependent delays nobody but itself. Within a queue patches are delivered in order
+ * and merged while waiting (the latest change of a provider wins), so an older `Added` can
+ * never overtake a newer `Removed`. A failed POST (error, timeout or non-2xx) is retried
+ * `retries` times with exponential backoff, merged with whatever arrived meanwhile; then the
+ * patch is given up and logged — the dependent's anti-entropy re-registration repairs it.
+ */
+export function createNotifier(options: NotifierOptions): Notifier {
+  const { timeoutMs, retries, backoffMs = 100, log } = options;
+  const queues = new Map<string, Queue>();
+  const controller = new AbortController();
+  // Every request in flight listens on it; thousands at once are expected, not a leak.
+  setMaxListeners(0, controller.signal);
+  const headers: Record<string, string> = { "Content-Type": "application/json" };
+  if (options.token) headers["Authorization"] = `Bearer ${options.token}`;
+  const slots = createSemaphore(options.concurrency ?? 512);
+
+  // One announcement shares its entry objects among all dependents: build each key once.
+  const keys = new WeakMap<PatchEntry, string>();
+  const key = (entry: PatchEntry): string => {
+    let found = keys.get(entry);
+    if (found === undefined) keys.set(entry, (found = `${entry.Name}\n${entry.URL}`));
+    return found;
+  };
+  const merge = (into: Pending, patch: Patch) => {
+    for (const entry of patch.Removed) into.set(key(entry), { entry, added: false });
+    for (const entry of patch.Added) into.set(key(entry), { entry, added: true });
+  };
+
+  async function deliver(url: string, queue: Queue): Promise<void> {
+    let current: Pending | undefined;
+    let attempt = 0;
+    while (!controller.signal.aborted) {
+      if (!current) {
+        if (queue.pending.size === 0) break;
+        current = queue.pending;
+        queue.pending = new Map();
+        attempt = 0;
+      }
+      const sending = current;
+      let failure: string;
+      await slots.acquire();
+      try {
+        const response = await request(url, {
+          method: "POST",
+          headers,
+          body: JSON.stringify(toPatch(sending)),
+          timeoutMs,
+          signal: controller.signal,
+          maxResponseBytes: 64 * 1024,
+        });
+        if (response.status >= 200 && response.status < 300) {
+          current = undefined;
+          continue;
+        }
+        failure = `status ${response.status}`;
+      } catch (error) {
+        failure = describeError(error);
+      } finally {
+        slots.release();
+      }
+      if (controller.signal.aborted) break;
+      attempt += 1;
+      if (attempt > retries) {
+        log(`notify: ${url}: giving up after ${attempt} attempts: ${failure}`);
+        current = undefined;
+        continue;
+      }
+      try {
+        await sleep(backoffMs * 2 ** (attempt - 1), controller.signal);
+      } catch {
+        break;
+      }
+      // Newer changes override the ones being retried.
+      for (const [name, change] of queue.pending) sending.set(name, change);
+      queue.pending = new Map();
+    }
+    queues.delete(url);
+  }
+
+  return {
+    send(url, patch) {
+      if (controller.signal.aborted || url === "") return;
+      if (patch.Added.length === 0 && patch.Removed.length === 0) return;
+      const queue = queues.get(url);
+      if (queue) return merge(queue.pending, patch);
+      const fresh: Queue = { pending: new Map() };
+      merge(fresh.pending, patch);
+      queues.set(url, fresh);
+      void deliver(url, fresh);
+    },
+    get busy() {
+      return queues.size;
+    },
+    close() {
+      controller.abort();
+      queues.clear();
+    },
+  };
+}
+
+
+/** The wire form: always both lists, as arrays (SPEC §2), fields in the Go order. */
+function toPatch(pending: Pending): Patch {
+  const patch: Patch = { Added: [], Removed: [] };
+  for (const { entry, added } of pending.values()) {
+    (added ? patch.Added : patch.Removed).push({ Name: entry.Name, URL: entry.URL });
+  }
+  return patch;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+function createSemaphore(limit: number): { acquire(): Promise<void>; release(): void } {
+  let free = limit;
+  const waiting: Array<() => void> = [];
+  return {
+    acquire() {
+      if (free > 0) {
+        free -= 1;
+        return Promise.resolve();
+      }
+      return new Promise((resolve) => waiting.push(resolve));
+    },
+    release() {
+      const wake = waiting.shift();
+      if (wake) wake();
+      else free += 1;
+    },
+  };
+}

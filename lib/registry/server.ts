@@ -1,0 +1,243 @@
+import { timingSafeEqual } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+import { streamLogger, type Logger } from "../log/logger.ts";
+import {
+  HttpError,
+  maxBodyBytes,
+  readJSON,
+  readText,
+  sendError,
+  sendJSON,
+  type Handler,
+} from "../service/http.ts";
+import { createRouter } from "../service/router.ts";
+import { createHealthChecker } from "./health.ts";
+import { createNotifier } from "./notify.ts";
+import {
+  parseRegistration,
+  parseServiceURL,
+  type Patch,
+  type Registration,
+} from "./registration.ts";
+import { createStateStore } from "./store.ts";
+import { createTable, serviceListJSON, type Entry } from "./table.ts";
+
+/** Options of `createRegistry`; defaults are those of SPEC §1. */
+export interface RegistryOptions {
+  /** State file; `undefined` or `""` keeps the registry in memory only. */
+  statePath?: string;
+  heartbeatIntervalMs?: number;
+  heartbeatTimeoutMs?: number;
+  /** Consecutive failed checks that make a registration critical. */
+  failures?: number;
+  /** Wait before re-checking after a failed check. */
+  retryDelayMs?: number;
+  /** A registration critical this long is removed. */
+  deregisterAfterMs?: number;
+  /** Bearer token required on `POST`/`DELETE /services` and sent with every patch (SPEC §7). */
+  token?: string;
+  log?: Logger;
+  now?: () => Date;
+  /** Heartbeat checks in flight at most. Default 256. */
+  checkConcurrency?: number;
+  /** Bound on each patch POST. Default 2 s. */
+  notifyTimeoutMs?: number;
+  /** Retries of a failed patch POST. Default 3. */
+  notifyRetries?: number;
+}
+
+/** A running registry: its HTTP handler and the way to stop it. */
+export interface Registry {
+  /** Answers `/services` (SPEC §2); everything else is `404`. */
+  handler: Handler;
+  /**
+   * Stops the health checks and timers, aborts the checks and patches in flight, and saves
+   * the state a last time. Requests after it get `503`.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * Creates the service registry of SPEC §4.1 and loads its saved state (whose entries are
+ * checked at once). Rejects when the state file exists but cannot be read; a corrupt one is
+ * set aside and logged.
+ */
+export async function createRegistry(options: RegistryOptions = {}): Promise<Registry> {
+  const log = options.log ?? streamLogger("registry");
+  const now = options.now ?? (() => new Date());
+  const table = createTable();
+  const notifier = createNotifier({
+    timeoutMs: options.notifyTimeoutMs ?? 2_000,
+    retries: options.notifyRetries ?? 3,
+    token: options.token,
+    log,
+  });
+  const store = createStateStore({
+    path: options.statePath ?? "",
+    snapshot: () => `${serviceListJSON(table.entries())}\n`,
+    log,
+    now,
+  });
+  const health = createHealthChecker({
+    intervalMs: options.heartbeatIntervalMs ?? 3_000,
+    timeoutMs: options.heartbeatTimeoutMs ?? 1_000,
+    failures: Math.max(1, options.failures ?? 3),
+    retryDelayMs: options.retryDelayMs ?? 1_000,
+    deregisterAfterMs: options.deregisterAfterMs ?? 60_000,
+    concurrency: options.checkConcurrency ?? 256,
+    now,
+    log,
+    onStatus: (entry) => {
+      announce(entry.reg, entry.status === "passing");
+      saveLater();
+    },
+    onExpire: (entry) => {
+      remove(entry);
+      saveLater();
+    },
+  });
+  let closed = false;
+
+  /** Tells every dependent of `reg.ServiceName` that this instance came or went. */
+  function announce(reg: Registration, added: boolean): void {
+    const entry = { Name: reg.ServiceName, URL: reg.ServiceURL };
+    const patch: Patch = added ? { Added: [entry], Removed: [] } : { Added: [], Removed: [entry] };
+    for (const dependent of table.dependents(reg.ServiceName)) {
+      notifier.send(dependent.reg.ServiceUpdateURL, patch);
+    }
+  }
+
+  function remove(entry: Entry): void {
+    table.delete(entry.reg.ServiceURL);
+    health.remove(entry);
+    // Sent even when already critical (and announced): a lost Removed gets another chance.
+    announce(entry.reg, false);
+  }
+
+  function saveLater(): void {
+    store.save().catch(() => {}); // the store logs failures
+  }
+
+  function register(reg: Registration): Patch {
+    const existing = table.get(reg.ServiceURL);
+    const wasVisible = existing?.status === "passing";
+    const { entry, previous } = table.put(reg);
+    if (previous && wasVisible && previous.ServiceName !== reg.ServiceName) {
+      for (const dependent of table.dependents(previous.ServiceName)) {
+        notifier.send(dependent.reg.ServiceUpdateURL, {
+          Added: [],
+          Removed: [{ Name: previous.ServiceName, URL: previous.ServiceURL }],
+        });
+      }
+    }
+    // A (re-)registration is alive by its own word: passing at once, checked at once.
+    entry.status = "passing";
+    entry.failures = 0;
+    entry.criticalSince = 0;
+    entry.row = undefined;
+    if (!wasVisible || previous?.ServiceName !== reg.ServiceName) announce(reg, true);
+    health.add(entry);
+    const initial: Patch = { Added: [], Removed: [] };
+    for (const name of reg.RequiredServices) initial.Added.push(...table.providers(name));
+    notifier.send(reg.ServiceUpdateURL, initial);
+    log(`registry: ${previous ? "re-registered" : "registered"} ${reg.ServiceName} at ` +
+      reg.ServiceURL);
+    return initial;
+  }
+
+  function authorize(req: IncomingMessage): void {
+    if (options.token === undefined || options.token === "") return;
+    const expected = Buffer.from(`Bearer ${options.token}`);
+    const got = Buffer.from(req.headers.authorization ?? "");
+    if (got.length !== expected.length || !timingSafeEqual(got, expected)) {
+      throw new HttpError(401, "registry: missing or wrong bearer token", {
+        headers: { "WWW-Authenticate": 'Bearer realm="registry"' },
+      });
+    }
+  }
+
+  async function durable(): Promise<void> {
+    try {
+      await store.save();
+    } catch (error) {
+      throw new HttpError(500, "registry: could not save the registry state", { cause: error });
+    }
+  }
+
+  const router = createRouter(
+    [
+      {
+        path: "/services",
+        methods: {
+          GET: (req, res) => {
+            const name = new URL(req.url ?? "/", "http://registry").searchParams.get("name");
+            const body = serviceListJSON(table.entries(name ?? undefined));
+            res.writeHead(200, {
+              "Content-Type": "application/json; charset=utf-8",
+              "Content-Length": Buffer.byteLength(body),
+            });
+            res.end(req.method === "HEAD" ? undefined : body);
+          },
+          POST: async (req, res) => {
+            authorize(req);
+            const reg = parseRegistration(await readJSON(req, { limit: maxBodyBytes }));
+            if (closed) throw new HttpError(503, "registry: shutting down");
+            const initial = register(reg);
+            await durable();
+            sendJSON(res, 200, initial);
+          },
+          DELETE: async (req, res) => {
+            authorize(req);
+            const url = parseServiceURL(await readText(req, { limit: maxBodyBytes }));
+            if (closed) throw new HttpError(503, "registry: shutting down");
+            const entry = table.get(url);
+            if (!entry) throw new HttpError(404, `registry: no service registered at ${url}`);
+            remove(entry);
+            log(`registry: deregistered ${entry.reg.ServiceName} at ${url}`);
+            await durable();
+            res.writeHead(200, { "Content-Length": 0 });
+            res.end();
+          },
+        },
+      },
+    ],
+    {
+      onError: (req, res, error) => {
+        // Client mistakes are logged once here; unexpected errors by sendError.
+        if (error instanceof HttpError && error.status < 500) {
+          log(`registry: ${req.method ?? "?"} ${req.url ?? "?"}: ${error.status} ${error.message}`);
+        }
+        sendError(res, error, log);
+      },
+    },
+  );
+
+  for (const saved of await store.load()) {
+    const { entry } = table.put(saved);
+    entry.status = saved.Status;
+    entry.lastCheck = saved.LastCheck === null ? null : new Date(saved.LastCheck);
+    if (saved.Status === "critical") {
+      entry.failures = Math.max(1, options.failures ?? 3);
+      entry.criticalSince = performance.now();
+    }
+    health.add(entry);
+  }
+  if (table.size > 0) log(`registry: loaded ${table.size} registrations; checking them now`);
+
+  return {
+    handler: (req, res) => {
+      if (closed) {
+        sendError(res, new HttpError(503, "registry: shutting down"));
+        return;
+      }
+      return router(req, res);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      health.close();
+      notifier.close();
+      await store.save().catch(() => {});
+    },
+  };
+}

@@ -1,0 +1,112 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { createNotifier } from "../../../lib/registry/notify.ts";
+import type { Patch } from "../../../lib/registry/registration.ts";
+import { has, post, remove, startFake, startRegistry } from "./helpers.ts";
+
+/** Applies patches in order with set semantics, as a dependent's providers do. */
+function applyAll(patches: Patch[]): string[] {
+  const urls = new Set<string>();
+  for (const patch of patches) {
+    for (const entry of patch.Added) urls.add(entry.URL);
+    for (const entry of patch.Removed) urls.delete(entry.URL);
+  }
+  return [...urls].sort();
+}
+
+describe("registry notifications", () => {
+  it("delivers promptly to one dependent while another never answers", async (t) => {
+    const { url } = await startRegistry(t, { notifyTimeoutMs: 10_000 });
+    const stuck = await startFake(t);
+    stuck.updateStatus = "hang";
+    const prompt = await startFake(t);
+    await post(url, stuck.registration("Stuck", ["LogService"]));
+    await post(url, prompt.registration("Prompt", ["LogService"]));
+    for (let i = 0; i < 3; i++) {
+      const provider = `http://127.0.0.1:1/log${i}`;
+      const started = performance.now();
+      const response = await post(url, { ServiceName: "LogService", ServiceURL: provider });
+      assert.equal(response.status, 200);
+      await prompt.waitPatch((patch) => has(patch, provider));
+      const elapsed = performance.now() - started;
+      assert.ok(elapsed < 500, `patch ${i} took ${elapsed} ms`);
+    }
+    // The stuck one got its first patch and is still waiting on it.
+    assert.equal(stuck.patches.length, 1);
+  });
+
+  it("retries a failed delivery with backoff until it succeeds", async (t) => {
+    const { url, lines } = await startRegistry(t, { notifyRetries: 3 });
+    const dependent = await startFake(t);
+    await post(url, dependent.registration("Dependent", ["LogService"]));
+    dependent.failNext = 2;
+    const started = performance.now();
+    await post(url, { ServiceName: "LogService", ServiceURL: "http://127.0.0.1:1/log" });
+    await dependent.waitPatch((patch) => dependent.patches.indexOf(patch) === 2);
+    const elapsed = performance.now() - started;
+    // Backoff 100 ms, then 200 ms.
+    assert.ok(elapsed >= 290, `third attempt after ${elapsed} ms`);
+    assert.equal(dependent.patches.length, 3);
+    assert.deepEqual(applyAll(dependent.patches), ["http://127.0.0.1:1/log"]);
+    assert.equal(lines.some((line) => line.includes("giving up")), false);
+  });
+
+  it("never lets an older Added overtake a newer Removed", async (t) => {
+    const { url } = await startRegistry(t);
+    const dependent = await startFake(t);
+    await post(url, dependent.registration("Dependent", ["P"]));
+    let release = () => {};
+    dependent.hold = new Promise((resolve) => (release = resolve));
+    const p = "http://127.0.0.1:1/p";
+    await post(url, { ServiceName: "P", ServiceURL: p });
+    await dependent.waitPatch((patch) => has(patch, p));
+    // While the first delivery is held, the provider flaps; the last word is "removed".
+    for (let i = 0; i < 3; i++) {
+      assert.equal((await remove(url, p)).status, 200);
+      assert.equal((await post(url, { ServiceName: "P", ServiceURL: p })).status, 200);
+    }
+    assert.equal((await remove(url, p)).status, 200);
+    dependent.hold = undefined;
+    release();
+    await dependent.waitPatch((patch) => has(patch, p, "Removed"));
+    assert.deepEqual(applyAll(dependent.patches), []);
+    // Merged while waiting: one patch for the whole flapping.
+    assert.equal(dependent.patches.length, 2);
+  });
+
+  it("gives up after the retries and logs it once", async (t) => {
+    const lines: string[] = [];
+    const notifier = createNotifier({ timeoutMs: 500, retries: 2, backoffMs: 5,
+      log: (line) => lines.push(line) });
+    t.after(() => notifier.close());
+    notifier.send("http://127.0.0.1:1/services", { Added: [{ Name: "A", URL: "http://a" }],
+      Removed: [] });
+    assert.equal(notifier.busy, 1);
+    const deadline = performance.now() + 5_000;
+    while (notifier.busy > 0 && performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    assert.equal(notifier.busy, 0);
+    assert.equal(lines.length, 1);
+    assert.match(lines[0] ?? "", /giving up after 3 attempts: .*ECONNREFUSED/);
+  });
+
+  it("tells a dependent about a new provider within milliseconds", async (t) => {
+    const { url } = await startRegistry(t);
+    const dependent = await startFake(t);
+    await post(url, dependent.registration("Dependent", ["LogService"]));
+    const latencies: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      const provider = `http://127.0.0.1:1/p${i}`;
+      const started = performance.now();
+      void post(url, { ServiceName: "LogService", ServiceURL: provider });
+      await dependent.waitPatch((patch) => has(patch, provider));
+      latencies.push(performance.now() - started);
+    }
+    latencies.sort((a, b) => a - b);
+    const p50 = latencies[25] ?? Infinity;
+    t.diagnostic(`registration → Added: p50 ${p50.toFixed(2)} ms, ` +
+      `max ${(latencies.at(-1) ?? 0).toFixed(2)} ms`);
+    assert.ok(p50 < 50, `p50 ${p50} ms`);
+  });
+});
