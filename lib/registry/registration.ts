@@ -94,14 +94,21 @@ export function parseServiceURL(text: string): string {
   return parseURL(text.trim(), "ServiceURL", false);
 }
 
-/** Validates a ServiceName: 1–128 printable characters. Throws `HttpError(400)`. */
+/**
+ * Validates a ServiceName: 1–128 printable characters, none of them HTML markup (`<>&"'`).
+ * Throws `HttpError(400)`.
+ */
 export function parseServiceName(value: unknown, field: string): string {
   if (typeof value !== "string" || value.length === 0 || value.length > maxNameLength) {
     throw new HttpError(400, `${field}: must be a string of 1 to ${maxNameLength} characters`);
   }
-  // Printable: no C0/C1 control characters (the name ends up in logs and HTML).
+  // Names end up in log lines and web pages: no control characters, and no markup, which no
+  // real service name needs (SPEC §6 lists HTML in names as bad input).
   if (/[\u0000-\u001f\u007f-\u009f]/u.test(value)) {
     throw new HttpError(400, `${field}: must not contain control characters`);
+  }
+  if (/[<>&"']/.test(value)) {
+    throw new HttpError(400, `${field}: must not contain HTML markup characters (<>&"')`);
   }
   return value;
 }

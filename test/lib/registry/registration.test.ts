@@ -41,6 +41,7 @@ describe("parseRegistration", () => {
     ["missing name", { ServiceURL: "http://h:1" }, /ServiceName/],
     ["long name", { ServiceName: "x".repeat(129), ServiceURL: "http://h:1" }, /ServiceName/],
     ["control char", { ServiceName: "a\nb", ServiceURL: "http://h:1" }, /control/],
+    ["markup", { ServiceName: "<script>x</script>", ServiceURL: "http://h:1" }, /HTML markup/],
     ["bad url", { ServiceName: "A", ServiceURL: "nope" }, /ServiceURL: not a URL/],
     ["ftp url", { ServiceName: "A", ServiceURL: "ftp://h/" }, /ServiceURL/],
     ["bad list", { ServiceName: "A", ServiceURL: "http://h:1", RequiredServices: "x" }, /array/],
