@@ -1,6 +1,4 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Logger } from "../log/logger.ts";
-import { HttpError, readJSON, sendError, sendJSON, type Handler } from "../service/http.ts";
+import { HttpError, readJSON, sendJSON, type Handler } from "../service/http.ts";
 import { createRouter } from "../service/router.ts";
 import type { ServiceContext } from "../service/start.ts";
 import { parseGrade, parseStudentID } from "./grades.ts";
@@ -66,15 +64,6 @@ export function createGradesHandler(
         },
       },
     ],
-    { onError: (req, res, error) => answerError(req, res, error, log) },
+    { log },
   );
-}
-
-/** Logs a client mistake once (SPEC §6), then answers it as `{"error": …}`. */
-function answerError(req: IncomingMessage, res: ServerResponse, error: unknown, log: Logger): void {
-  if (error instanceof HttpError && error.status < 500) {
-    const where = `${req.method ?? "?"} ${(req.url ?? "/").slice(0, 200)}`;
-    log(`bad request: ${where}: ${error.status} ${error.message}`);
-  }
-  sendError(res, error, log);
 }

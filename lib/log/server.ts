@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { open } from "node:fs/promises";
-import { HttpError, readBody, sendError, sendText, type Handler } from "../service/http.ts";
+import { HttpError, readBody, sendText, type Handler } from "../service/http.ts";
 import { createRouter } from "../service/router.ts";
 import { entryHead, escapeMessage } from "./entry.ts";
 import type { Logger } from "./logger.ts";
@@ -99,12 +99,7 @@ export async function createLogServer(options: LogServerOptions): Promise<LogSer
   };
 
   const handler = createRouter([{ path: "/log", methods: { POST: post, GET: get } }], {
-    onError(req, res, error) {
-      if (error instanceof HttpError && error.status < 500) {
-        log?.(`${req.method ?? "?"} ${req.url ?? "?"}: ${error.status} ${error.message}`);
-      }
-      sendError(res, error, log);
-    },
+    ...(log ? { log } : {}),
   });
 
   return {

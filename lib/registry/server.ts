@@ -201,15 +201,7 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
         },
       },
     ],
-    {
-      onError: (req, res, error) => {
-        // Client mistakes are logged once here; unexpected errors by sendError.
-        if (error instanceof HttpError && error.status < 500) {
-          log(`registry: ${req.method ?? "?"} ${req.url ?? "?"}: ${error.status} ${error.message}`);
-        }
-        sendError(res, error, log);
-      },
-    },
+    { log },
   );
 
   for (const saved of await store.load()) {

@@ -133,14 +133,20 @@ function send(res: ServerResponse, status: number, contentType: string, body: st
 /**
  * Turns any thrown value into the answer SPEC §2 prescribes: `{"error": message}`.
  *
- * An `HttpError` keeps its status, headers and message; anything else is reported through
- * `log` and answered `500` with a generic message, so internals never leak to clients.
- * Refused bodies (413, or 400 for an aborted one) close the connection, because the rest
- * of the body is still on the wire.
+ * An `HttpError` keeps its status, headers and message; anything else is answered `500` with a
+ * generic message, so internals never leak to clients. With `log`, every error is reported
+ * there once — a client mistake as `POST /log: 413 …` (SPEC §6), anything else as an internal
+ * error with its causes. Refused bodies (413, or 400 for an unfinished one) close the
+ * connection, because the rest of the body is still on the wire.
  */
 export function sendError(res: ServerResponse, error: unknown, log?: (message: string) => void): void {
   const known = error instanceof HttpError ? error : undefined;
-  if (!known) log?.(`internal error: ${describeError(error)}`);
+  if (known) {
+    const url = (res.req.url ?? "?").slice(0, 200);
+    log?.(`${res.req.method ?? "?"} ${url}: ${known.status} ${known.message}`);
+  } else {
+    log?.(`internal error: ${describeError(error)}`);
+  }
   if (res.headersSent) {
     res.destroy();
     return;

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "../log/logger.ts";
 import type { Providers } from "../registry/providers.ts";
 import { parsePatch, type Patch } from "../registry/registration.ts";
-import { describeError, HttpError, readJSON, type Handler } from "./http.ts";
+import { HttpError, readJSON, type Handler } from "./http.ts";
 
 /** Options of `createRunnerHandler`. */
 export interface RunnerHandlerOptions {
@@ -15,6 +15,8 @@ export interface RunnerHandlerOptions {
   token?: string;
   /** Called on every heartbeat request (the anti-entropy clock). */
   onHeartbeat?: () => void;
+  /** Called with every patch after it has been applied. */
+  onPatch?: (patch: Patch) => void;
   /** Answers every other request. */
   app: Handler;
 }
@@ -28,24 +30,19 @@ export interface RunnerHandlerOptions {
  * Errors are thrown, for `listen` to answer with `sendError`.
  */
 export function createRunnerHandler(options: RunnerHandlerOptions): Handler {
-  const { providers, log, token, onHeartbeat, app } = options;
+  const { providers, log, token, onHeartbeat, onPatch, app } = options;
   const expected = token === undefined ? undefined : digest(`Bearer ${token}`);
 
   const update = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    // Rejections are thrown for `listen` to answer and log once, like every client mistake.
     if (expected && !timingSafeEqual(digest(req.headers.authorization ?? ""), expected)) {
-      log("update: rejected a patch without the right bearer token");
       throw new HttpError(401, "update: missing or wrong bearer token", {
         headers: { "WWW-Authenticate": "Bearer" },
       });
     }
-    let patch: Patch;
-    try {
-      patch = parsePatch(await readJSON(req));
-    } catch (error) {
-      log(`update: rejected a patch: ${describeError(error)}`);
-      throw error;
-    }
+    const patch = parsePatch(await readJSON(req));
     providers.apply(patch);
+    onPatch?.(patch);
     log(`update: ${describePatch(patch)}`);
     res.writeHead(200, { "Content-Length": 0 });
     res.end();

@@ -44,12 +44,13 @@ describe("hello GET /hello", () => {
     ["/goodbye", 404, /no such path/],
   ];
   for (const [path, status, message] of bad) {
-    it(`answers ${status} to ${path.slice(0, 30)} and logs nothing`, async (t) => {
+    it(`answers ${status} to ${path.slice(0, 30)} and logs it once`, async (t) => {
       const hello = await startHello(t);
       const response = await hello.get(path);
       assert.equal(response.status, status);
       assert.match(String((response.json() as { error: unknown }).error), message);
-      assert.deepEqual(hello.lines, []);
+      assert.equal(hello.lines.length, 1, "one line per bad request (SPEC §6), no greeting");
+      assert.match(hello.lines[0] ?? "", new RegExp(`^GET /.*: ${status} .*${message.source}`));
     });
   }
 

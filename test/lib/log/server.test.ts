@@ -108,7 +108,10 @@ describe("log service POST /log", () => {
       assert.equal(response.status, 500);
       assert.deepEqual(response.json(), { error: "log: entry not stored: write failed (ENOSPC)" });
     }
-    assert.ok(logs.length >= 1 && logs.length <= 2, "one report per failed round");
+    const rounds = logs.filter((line) => line.startsWith("log sink: "));
+    assert.ok(rounds.length >= 1 && rounds.length <= 2, "one report per failed round");
+    const requests = logs.filter((line) => line.startsWith("POST /log: 500 "));
+    assert.equal(requests.length, 2, "and one line per refused request");
     assert.match(logs[0] ?? "", /not written to \/dev\/full.*ENOSPC/);
   });
 });

@@ -75,7 +75,7 @@ describe("createRouter", () => {
     assert.equal(post.headers.allow, "GET, HEAD");
   });
 
-  it("answers a thrown HttpError with its status, anything else with a logged 500", async (t) => {
+  it("answers a thrown HttpError with its status, anything else with a 500; logs each once", async (t) => {
     const logged: string[] = [];
     const url = await serve(t, { log: (line) => logged.push(line) });
     const conflict = await request(`${url}/students/1/grades`, { method: "PUT", body: "" });
@@ -84,7 +84,10 @@ describe("createRouter", () => {
     const broken = await request(`${url}/students/1/grades`, { method: "DELETE" });
     assert.equal(broken.status, 500);
     assert.deepEqual(broken.json(), { error: "internal server error" });
-    assert.deepEqual(logged, ["internal error: secret internals"]);
+    assert.deepEqual(logged, [
+      "PUT /students/1/grades: 409 conflict here",
+      "internal error: secret internals",
+    ]);
   });
 
   it("uses a custom onError, e.g. for HTML pages", async (t) => {
