@@ -111,11 +111,16 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
   let app: Handler | undefined;
   let antiEntropyTimer: NodeJS.Timeout | undefined;
   const heartbeats = heartbeatClock();
+  // The registry pushes a change to dependents at once but answers a registration only after
+  // saving it, so a patch can overtake the answer that is older than it. Patches received
+  // while a registration is in flight are kept and replayed over the answer.
+  let patchesDuringAttempt: Patch[] | undefined;
 
   const runner = createRunnerHandler({
     providers,
     log: lifecycle,
     ...(token === undefined ? {} : { token }),
+    onPatch: (patch) => patchesDuringAttempt?.push(patch),
     onHeartbeat: () => {
       heartbeats.beat();
       if (antiEntropyTimer) armAntiEntropy();
@@ -190,6 +195,7 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
   let attemptInFlight = false;
   const attempt = async (): Promise<Patch | undefined> => {
     attemptInFlight = true;
+    patchesDuringAttempt = [];
     try {
       return await registerForPatch(registration, {
         ...client,
@@ -205,13 +211,19 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
       try {
         const patch = await attempt();
         // A Go registry answers without a body and sends the patch to /services only.
-        if (patch) providers.replace(patch);
+        if (patch) {
+          providers.replace(patch);
+          // Replay what arrived meanwhile: it may be newer than the answer.
+          for (const later of patchesDuringAttempt ?? []) providers.apply(later);
+        }
+        patchesDuringAttempt = undefined;
         registeredOnce = true;
         lifecycle(`registered with ${registryURL} as ${url}`);
         resolveRegistered();
         armAntiEntropy();
         return;
       } catch (error) {
+        patchesDuringAttempt = undefined;
         if (stopping.signal.aborted) return;
         const wait = backoffDelay(number, retryMinMs, retryMaxMs);
         lifecycle(

@@ -154,7 +154,7 @@ describe("startService", () => {
       assert.match(error, message, what);
     }
     assert.deepEqual(handle.providers.list("A"), ["http://h:1"]);
-    const rejected = lines.lines.filter((line) => line.startsWith("update: rejected a patch"));
+    const rejected = lines.lines.filter((line) => line.startsWith("POST /services: 400 "));
     assert.equal(rejected.length, badPatches.length);
   });
 
@@ -174,7 +174,7 @@ describe("startService", () => {
     assert.deepEqual(handle.providers.list("A"), ["http://h:1"]);
     // Heartbeats stay open (the Go registry sends no token with them).
     assert.equal((await fresh(`${handle.url}/heartbeat`)).status, 200);
-    await lines.waitFor(/rejected a patch without the right bearer token/);
+    await lines.waitFor(/^POST \/services: 401 update: missing or wrong bearer token$/);
     controller.abort();
     await handle.done;
     assert.deepEqual(
