@@ -285,8 +285,8 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
 /**
  * How long a registry's silence may last before the service assumes it was forgotten: three
  * heartbeat intervals (SPEC §3). The interval is not on the wire, so it is learnt as the
- * longest of the last few gaps between heartbeats; re-registering early costs nothing, since
- * registering again is idempotent.
+ * median of the last few gaps between heartbeats (one late check does not stretch it);
+ * re-registering early costs nothing, since registering again is idempotent.
  */
 function heartbeatClock(): { beat(): void; silenceMs(): number } {
   const gaps: number[] = [];
@@ -298,8 +298,13 @@ function heartbeatClock(): { beat(): void; silenceMs(): number } {
       if (gaps.length > 8) gaps.shift();
       last = now;
     },
-    silenceMs: () => (gaps.length === 0 ? 10_000 : Math.ceil(3 * Math.max(...gaps, 50))),
+    silenceMs: () => (gaps.length === 0 ? 10_000 : Math.ceil(3 * Math.max(median(gaps), 50))),
   };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
 }
 
 /** The message of an error whose message already tells the whole story (registry errors). */

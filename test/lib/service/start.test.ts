@@ -242,7 +242,7 @@ describe("startService", () => {
     const fake = await registry(t);
     const { handle, lines } = await start(t, fake.url);
     await handle.registered;
-    // The registry beats every ~40 ms; the longest gap sets the allowed silence.
+    // The registry beats every ~40 ms; the typical gap sets the allowed silence.
     for (let beat = 0; beat < 5; beat++) {
       assert.equal((await fresh(`${handle.url}/heartbeat`)).status, 200);
       await new Promise((resolve) => setTimeout(resolve, 40));
