@@ -215,6 +215,11 @@ export function createPortalHandler(
 function answerError(req: IncomingMessage, res: ServerResponse, error: unknown, log: Logger): void {
   const known = error instanceof HttpError ? error : undefined;
   const where = `${req.method ?? "?"} ${(req.url ?? "/").slice(0, 200)}`;
+  if (res.destroyed) {
+    // The browser left; whatever failed after that (an aborted call) is nobody's answer.
+    log(`${where}: client went away before the answer`);
+    return;
+  }
   if (known) {
     log(`${where}: ${known.status} ${describeError(known)}`);
   } else {

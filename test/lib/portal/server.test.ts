@@ -6,6 +6,7 @@ import { createPortalHandler } from "../../../lib/portal/server.ts";
 import { createProviders, type Providers } from "../../../lib/registry/providers.ts";
 import { listen } from "../../../lib/service/listen.ts";
 import { request, type RequestOptions } from "../../../lib/service/request.ts";
+import { eventually } from "../service/fakes.ts";
 import { startSystem, until, type System } from "./system.ts";
 
 /** A URL nothing listens on: a port that was just free. */
@@ -202,6 +203,30 @@ describe("portal without its dependencies", () => {
     assert.deepEqual(providers.list("GradingService"), []);
     assert.equal(portal.lines.length, 1);
     assert.match(portal.lines[0] ?? "", /^GET \/students: 503 /);
+  });
+
+  it("logs a browser that leaves mid-request as such, not as an unavailable service", async (t) => {
+    // A grading provider that takes the request and never answers.
+    let arrived = () => {};
+    const forwarded = new Promise<void>((resolve) => (arrived = resolve));
+    const hung = createServer(() => arrived());
+    await new Promise<void>((resolve) => hung.listen(0, "127.0.0.1", resolve));
+    t.after(() => {
+      hung.closeAllConnections();
+      hung.close();
+    });
+    const providers = createProviders();
+    const hungURL = `http://127.0.0.1:${(hung.address() as AddressInfo).port}`;
+    providers.apply({ Added: [{ Name: "GradingService", URL: hungURL }], Removed: [] });
+    const portal = await startPortal(t, providers, hungURL);
+    const browser = new AbortController();
+    const pending = request(`${portal.url}/students`, { signal: browser.signal });
+    await forwarded;
+    browser.abort();
+    await assert.rejects(pending, { code: "EABORTED" });
+    await eventually(() => (portal.lines.length > 0 ? true : undefined), 5_000, "a log line");
+    assert.deepEqual(portal.lines, ["GET /students: client went away before the answer"]);
+    assert.deepEqual(providers.list("GradingService"), [hungURL], "the provider is not blamed");
   });
 
   it("answers 503 pages when no log service or registry is reachable", async (t) => {
