@@ -3,11 +3,28 @@ import { runCommand, UsageError } from "../../lib/service/cli.ts";
 import { launch, type ServiceSpec } from "../../lib/service/launch.ts";
 
 const services = (dir: string): ServiceSpec[] => [
-  { name: "registry", command: "registryservice", port: 3000, args: ["--state", `${dir}/registry.json`] },
-  { name: "log", command: "logservice", port: 4000, serviceName: "LogService", args: ["--file", `${dir}/distributed.log`] },
-  { name: "grading", command: "gradingservice", port: 6000, serviceName: "GradingService", args: ["--data", `${dir}/grades.json`] },
-  { name: "portal", command: "teacherportal", port: 5000, serviceName: "TeacherPortal", args: [] },
-  { name: "hello", command: "helloservice", port: 7000, serviceName: "HelloService", args: [] },
+  {
+    name: "registry",
+    command: "registryservice",
+    port: 3_000,
+    args: ["--state", `${dir}/registry.json`],
+  },
+  {
+    name: "log",
+    command: "logservice",
+    port: 4_000,
+    serviceName: "LogService",
+    args: ["--file", `${dir}/distributed.log`],
+  },
+  {
+    name: "grading",
+    command: "gradingservice",
+    port: 6_000,
+    serviceName: "GradingService",
+    args: ["--data", `${dir}/grades.json`],
+  },
+  { name: "portal", command: "teacherportal", port: 5_000, serviceName: "TeacherPortal", args: [] },
+  { name: "hello", command: "helloservice", port: 7_000, serviceName: "HelloService", args: [] },
 ];
 
 await runCommand(
@@ -15,13 +32,14 @@ await runCommand(
   {
     command: "launcher",
     description:
-      "Starts the whole system (registry, log, grading, portal, hello), each as its own process,\n" +
-      "waits until each is registered, and stops them in reverse order on Ctrl-C or SIGTERM.",
-    defaultPort: 3000,
+      "Starts the whole system (registry, log, grading, portal, hello), each as its own\n" +
+      "process, waits until each is registered, and stops them in reverse order on Ctrl-C or\n" +
+      "SIGTERM.",
+    defaultPort: 3_000,
     registryFlag: false,
     extra: {
-      dir: { kind: "string", default: "run", help: "folder for the log file, registry state and grades" },
-      ports: { kind: "string", default: "fixed", help: "'fixed' = the default ports, 'any' = free ports" },
+      dir: { kind: "string", default: "run", help: "folder for the log, state and grades" },
+      ports: { kind: "string", default: "fixed", help: "'fixed' = default ports, 'any' = free" },
     },
   },
   async (flags, signal) => {

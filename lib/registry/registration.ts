@@ -64,7 +64,10 @@ export function parseRegistration(value: unknown): Registration {
 /** Accepts a Patch from decoded JSON (`null` lists mean empty), or throws `HttpError(400)`. */
 export function parsePatch(value: unknown): Patch {
   const body = asObject(value, "patch");
-  return { Added: parseEntries(body["Added"], "Added"), Removed: parseEntries(body["Removed"], "Removed") };
+  return {
+    Added: parseEntries(body["Added"], "Added"),
+    Removed: parseEntries(body["Removed"], "Removed"),
+  };
 }
 
 /** Accepts a `GET /services` answer from decoded JSON, or throws `HttpError(400)`. */

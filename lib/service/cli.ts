@@ -93,7 +93,8 @@ export function parseFlags<E extends Record<string, ExtraFlag>>(
 function integer(name: string, raw: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const value = Number(raw);
   if (!/^\d+$/.test(raw) || value < min || value > max) {
-    throw new UsageError(`--${name}: want an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+    const got = JSON.stringify(raw);
+    throw new UsageError(`--${name}: want an integer from ${min} to ${max}, got ${got}`);
   }
   return value;
 }
@@ -117,13 +118,15 @@ export function usage<E extends Record<string, ExtraFlag>>(spec: CommandSpec<E>)
     ["--port PORT", `port to listen on, 0 = any free port (default ${spec.defaultPort})`],
   ];
   if (spec.registryFlag !== false) {
-    rows.push(["--registry URL", "registry base URL (default http://localhost:3000; env REGISTRY_URL)"]);
+    const help = "registry base URL (default http://localhost:3000; env REGISTRY_URL)";
+    rows.push(["--registry URL", help]);
   }
-  rows.push(["--token TOKEN", "shared bearer token for registrations and patches (env REGISTRY_TOKEN)"]);
+  rows.push(["--token TOKEN", "shared bearer token of the registry (env REGISTRY_TOKEN)"]);
   for (const [name, flag] of Object.entries(spec.extra)) {
     const value = flag.kind === "integer" ? "N" : "VALUE";
     const env = flag.env ? `; env ${flag.env}` : "";
-    rows.push([`--${name} ${value}`, `${flag.help} (default ${JSON.stringify(flag.default)}${env})`]);
+    const fallback = JSON.stringify(flag.default);
+    rows.push([`--${name} ${value}`, `${flag.help} (default ${fallback}${env})`]);
   }
   rows.push(["--help", "print this help"]);
   const width = Math.max(...rows.map(([flag]) => flag.length)) + 2;

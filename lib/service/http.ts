@@ -86,7 +86,10 @@ export function readBody(req: IncomingMessage, options: ReadBodyOptions = {}): P
 }
 
 /** Reads the body as UTF-8 text; the same limits and errors as `readBody`. */
-export async function readText(req: IncomingMessage, options: ReadBodyOptions = {}): Promise<string> {
+export async function readText(
+  req: IncomingMessage,
+  options: ReadBodyOptions = {},
+): Promise<string> {
   return (await readBody(req, options)).toString("utf8");
 }
 
@@ -95,7 +98,10 @@ export async function readText(req: IncomingMessage, options: ReadBodyOptions = 
  *
  * Throws `HttpError(400)` for an empty body or malformed JSON, `413` for an oversized one.
  */
-export async function readJSON(req: IncomingMessage, options: ReadBodyOptions = {}): Promise<unknown> {
+export async function readJSON(
+  req: IncomingMessage,
+  options: ReadBodyOptions = {},
+): Promise<unknown> {
   const text = await readText(req, options);
   if (text.trim() === "") throw new HttpError(400, "request body: empty, expected JSON");
   try {
@@ -139,7 +145,11 @@ function send(res: ServerResponse, status: number, contentType: string, body: st
  * error with its causes. Refused bodies (413, or 400 for an unfinished one) close the
  * connection, because the rest of the body is still on the wire.
  */
-export function sendError(res: ServerResponse, error: unknown, log?: (message: string) => void): void {
+export function sendError(
+  res: ServerResponse,
+  error: unknown,
+  log?: (message: string) => void,
+): void {
   const known = error instanceof HttpError ? error : undefined;
   if (known) {
     const url = (res.req.url ?? "?").slice(0, 200);

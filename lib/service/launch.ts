@@ -94,9 +94,13 @@ export async function launch(options: LaunchOptions): Promise<void> {
       const url = await until(deadline, exited, spec, listening);
       urls.set(spec.name, url);
       if (!registryURL) registryURL = url;
-      else await until(deadline, exited, spec, registered(registryURL, spec, url, options, deadline));
+      else {
+        const listed = registered(registryURL, spec, url, options, deadline);
+        await until(deadline, exited, spec, listed);
+      }
     }
-    out.write("\n" + services.map((spec) => `  ${spec.name.padEnd(width)}  ${urls.get(spec.name)}`).join("\n"));
+    const rows = services.map((spec) => `  ${spec.name.padEnd(width)}  ${urls.get(spec.name)}`);
+    out.write(`\n${rows.join("\n")}`);
     const portal = services.find((spec) => spec.serviceName === "TeacherPortal");
     if (portal) out.write(`\n\nTeacher portal: ${urls.get(portal.name)}/students\n`);
     out.write("Press Ctrl-C to stop everything.\n\n");
@@ -126,19 +130,28 @@ async function until<T>(
   spec: ServiceSpec,
   what: Promise<T>,
 ): Promise<T> {
-  const failed = (reason: string) => new Error(`launcher: ${spec.command}: ${reason}`);
-  return Promise.race([
-    what,
-    exited.then(([code]) => {
-      throw failed(`exited (${String(code)}) before it was up`);
-    }),
-    new Promise<never>((_resolve, reject) => {
-      const stop = () => reject(failed(deadline.reason instanceof DOMException &&
-        deadline.reason.name === "TimeoutError" ? "did not come up in time" : "start aborted"));
-      if (deadline.aborted) stop();
-      else deadline.addEventListener("abort", stop, { once: true });
-    }),
-  ]);
+  const failed = (reason: string) => new Error(`${spec.command}: ${reason}`);
+  let stop = () => {};
+  const aborted = new Promise<never>((_resolve, reject) => {
+    stop = () => {
+      const timedOut = deadline.reason instanceof DOMException &&
+        deadline.reason.name === "TimeoutError";
+      reject(failed(timedOut ? "did not come up in time" : "start aborted"));
+    };
+  });
+  if (deadline.aborted) stop();
+  else deadline.addEventListener("abort", stop, { once: true });
+  try {
+    return await Promise.race([
+      what,
+      aborted,
+      exited.then(([code]) => {
+        throw failed(`exited (${String(code)}) before it was up`);
+      }),
+    ]);
+  } finally {
+    deadline.removeEventListener("abort", stop);
+  }
 }
 
 /** Polls the registry until it lists `url` under the service's name. */

@@ -136,13 +136,15 @@ function send(url: string, options: RequestOptions): Promise<Response> {
       res.on("data", (chunk: Buffer) => {
         size += chunk.length;
         if (size > maxResponseBytes) {
-          finish(new RequestError(url, "ETOOLARGE", `${method} response over ${maxResponseBytes} bytes`));
+          const message = `${method} response over ${maxResponseBytes} bytes`;
+          finish(new RequestError(url, "ETOOLARGE", message));
           return;
         }
         chunks.push(chunk);
       });
       res.on("error", (error: NodeJS.ErrnoException) => {
-        finish(new RequestError(url, error.code ?? "EIO", `${method} response failed`, { cause: error }));
+        const code = error.code ?? "EIO";
+        finish(new RequestError(url, code, `${method} response failed`, { cause: error }));
       });
       res.on("close", () => {
         if (!res.complete) {

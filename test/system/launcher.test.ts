@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createServer, type AddressInfo } from "node:net";
 import { createInterface } from "node:readline";
+import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
 import { request } from "../../lib/service/request.ts";
@@ -12,12 +14,11 @@ import { request } from "../../lib/service/request.ts";
 const launcher = fileURLToPath(new URL("../../cmd/launcher/main.js", import.meta.url));
 
 describe("launcher (make run)", () => {
-  it("starts every service, serves the portal, and on SIGTERM stops all so each deregisters", async (t) => {
+  it("starts all, serves the portal, stops all on SIGTERM; each deregisters", async (t) => {
     const dir = await mkdtemp(join(tmpdir(), "launcher-"));
     t.after(() => rm(dir, { recursive: true, force: true }));
-    const child = spawn(process.execPath, [launcher, "--ports", "any", "--dir", dir, "--host", "127.0.0.1"], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const args = [launcher, "--ports", "any", "--dir", dir, "--host", "127.0.0.1"];
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
     const exited = once(child, "exit");
     t.after(() => {
       if (child.exitCode === null) child.kill("SIGKILL");
@@ -36,8 +37,9 @@ describe("launcher (make run)", () => {
 
     // Every service's output carries its name.
     for (const name of ["registry", "log", "grading", "portal", "hello"]) {
+      const started = new RegExp(`^${name} +\\| .*listening on http://127\\.0\\.0\\.1:\\d+`);
       assert.ok(
-        lines.some((line) => new RegExp(`^${name} +\\| .*listening on http://127\\.0\\.0\\.1:\\d+`).test(line)),
+        lines.some((line) => started.test(line)),
         `no prefixed startup line for ${name}:\n${lines.join("\n")}`,
       );
     }
@@ -65,15 +67,37 @@ describe("launcher (make run)", () => {
     const [code] = await exited;
     assert.equal(code, 0, lines.join("\n"));
     // Reverse order: hello first, the registry last.
-    const stopping = lines.filter((line) => / \| stopping$/.test(line)).map((line) => line.split(" ")[0]);
+    const stopping = lines
+      .filter((line) => / \| stopping$/.test(line))
+      .map((line) => line.split(" ")[0]);
     assert.deepEqual(stopping, ["hello", "portal", "grading", "log", "registry"]);
     // Nothing is left listening, and the registry's saved state holds no registration.
     for (const url of urls.values()) {
       await assert.rejects(request(url, { timeoutMs: 1_000 }), { code: "ECONNREFUSED" });
     }
     const state = await readFile(join(dir, "registry.json"), "utf8");
-    assert.doesNotMatch(state, /ServiceURL/, "every service deregistered before the registry stopped");
+    assert.doesNotMatch(state, /ServiceURL/, "all deregistered before the registry stopped");
     const log = await readFile(join(dir, "distributed.log"), "utf8");
     assert.match(log, /\[HelloService\] - .*Ada/);
+  });
+
+  it("fails with one line and exit 1 when a service cannot start, 2 for a bad flag", async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), "launcher-"));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    t.after(() => taken.close());
+    const port = String((taken.address() as AddressInfo).port);
+    const run = (...args: string[]) =>
+      promisify(execFile)(process.execPath, [launcher, "--dir", dir, ...args]).then(
+        () => ({ code: 0, stderr: "" }),
+        (error: { code: number; stderr: string }) => error,
+      );
+    const busy = await run("--host", "127.0.0.1", "--port", port);
+    assert.equal(busy.code, 1);
+    assert.match(busy.stderr, /^launcher: registryservice: exited \(1\) before it was up\n$/);
+    const bad = await run("--ports", "some");
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--ports: want fixed or any, got "some"/);
   });
 });

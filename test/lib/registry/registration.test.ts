@@ -51,7 +51,8 @@ describe("parseRegistration", () => {
     it(`answers 400 for ${name}`, () => {
       assert.throws(
         () => parseRegistration(input),
-        (error: unknown) => error instanceof HttpError && error.status === 400 && message.test(error.message),
+        (error: unknown) =>
+          error instanceof HttpError && error.status === 400 && message.test(error.message),
       );
     });
   }

@@ -87,7 +87,7 @@ describe("request", () => {
         socket.on("data", () => {
           requests++;
           if (requests > 1) socket.destroy();
-          else socket.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok");
+          else socket.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
         });
       }),
     );

@@ -75,7 +75,7 @@ describe("createRouter", () => {
     assert.equal(post.headers.allow, "GET, HEAD");
   });
 
-  it("answers a thrown HttpError with its status, anything else with a 500; logs each once", async (t) => {
+  it("answers an HttpError with its status, anything else 500; logs each once", async (t) => {
     const logged: string[] = [];
     const url = await serve(t, { log: (line) => logged.push(line) });
     const conflict = await request(`${url}/students/1/grades`, { method: "PUT", body: "" });

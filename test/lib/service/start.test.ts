@@ -238,7 +238,7 @@ describe("startService", () => {
     assert.deepEqual(handle.providers.list("B"), []);
   });
 
-  it("learns the registry's heartbeat interval and re-registers after 3 silent intervals", async (t) => {
+  it("learns the registry's interval and re-registers after 3 silent intervals", async (t) => {
     const fake = await registry(t);
     const { handle, lines } = await start(t, fake.url);
     await handle.registered;
