@@ -1,0 +1,156 @@
+import assert from "node:assert/strict";
+import { EventEmitter } from "node:events";
+import { describe, it } from "node:test";
+import {
+  parseFlags,
+  runCommand,
+  stopSignal,
+  UsageError,
+  type CommandSpec,
+  type ExtraFlag,
+  type Proc,
+} from "../../../lib/service/cli.ts";
+
+const spec = {
+  command: "demo",
+  description: "A demo service.",
+  defaultPort: 4_000,
+  extra: {
+    file: { kind: "string", default: "x.log", help: "the file" },
+    failures: { kind: "integer", default: 3, min: 1, help: "failures", env: "DEMO_FAILURES" },
+  },
+} satisfies CommandSpec<Record<string, ExtraFlag>>;
+
+/** A process stand-in: what `runCommand` touches, recorded. */
+function fakeProc(argv: string[], options: { tty?: boolean; env?: Record<string, string> } = {}) {
+  const signals = new EventEmitter();
+  const stdin = Object.assign(new EventEmitter(), { isTTY: options.tty ?? false, pause() {} });
+  const out: string[] = [];
+  const err: string[] = [];
+  const proc = {
+    argv: ["node", "main.js", ...argv],
+    env: options.env ?? {},
+    stdin: stdin as unknown as NodeJS.ReadStream,
+    stdout: { write: (text: string) => out.push(text) },
+    stderr: { write: (text: string) => err.push(text) },
+    exitCode: undefined as Proc["exitCode"],
+    once: (event: "SIGINT" | "SIGTERM", listener: () => void) => signals.once(event, listener),
+  };
+  return { proc, signals, stdin, out, err };
+}
+
+describe("parseFlags", () => {
+  it("fills defaults, the environment and typed extras", () => {
+    const env = { REGISTRY_URL: "http://r:1", REGISTRY_TOKEN: "t", DEMO_FAILURES: "5" };
+    const parsed = parseFlags(["--port", "0", "--file", "y.log"], env, spec);
+    assert.ok("flags" in parsed);
+    assert.deepEqual(parsed.flags, {
+      host: "localhost",
+      port: 0,
+      registry: "http://r:1",
+      token: "t",
+      file: "y.log",
+      failures: 5,
+    });
+  });
+
+  it("prefers flags over the environment and leaves the token unset when empty", () => {
+    const parsed = parseFlags(["--registry", "http://x:2", "--token", ""], {}, spec);
+    assert.ok("flags" in parsed);
+    assert.equal(parsed.flags.registry, "http://x:2");
+    assert.equal(parsed.flags.token, undefined);
+    assert.equal(parsed.flags.port, 4_000);
+  });
+
+  it("answers --help with every flag and its default", () => {
+    const parsed = parseFlags(["--help"], {}, spec);
+    assert.ok("help" in parsed);
+    const mentions = ["usage: demo", "--port PORT", "--registry URL", "--file VALUE"];
+    for (const text of [...mentions, "--failures N", '"x.log"', "env DEMO_FAILURES"]) {
+      assert.ok(parsed.help.includes(text), `help mentions ${text}`);
+    }
+  });
+
+  const bad: Array<[string[], RegExp]> = [
+    [["--nope"], /Unknown option '--nope'/],
+    [["--port", "70000"], /--port: want an integer from 0 to 65535, got "70000"/],
+    [["--port", "-1"], /--port/],
+    [["--port", "1.5"], /--port: want an integer/],
+    [["--failures", "0"], /--failures: want an integer from 1/],
+    [["--registry", "nope"], /--registry: not a URL/],
+    [["--registry", "ftp://x"], /--registry: want an http or https URL/],
+    [["--host", ""], /--host: must not be empty/],
+    [["stray"], /positional/],
+  ];
+  for (const [args, message] of bad) {
+    it(`refuses ${args.join(" ")} with a UsageError`, () => {
+      assert.throws(() => parseFlags(args, {}, spec), (error: unknown) => {
+        assert.ok(error instanceof UsageError);
+        assert.match(error.message, message);
+        return true;
+      });
+    });
+  }
+
+  it("has no --registry for the registry itself", () => {
+    const registry = { ...spec, registryFlag: false };
+    assert.throws(() => parseFlags(["--registry", "http://x:1"], {}, registry), UsageError);
+  });
+});
+
+describe("runCommand", () => {
+  it("prints one line and sets exit code 2 for a bad flag, without running main", async () => {
+    const { proc, err } = fakeProc(["--port", "x"]);
+    let ran = false;
+    await runCommand(proc, spec, async () => {
+      ran = true;
+    });
+    assert.equal(ran, false);
+    assert.equal(proc.exitCode, 2);
+    const line = 'demo: --port: want an integer from 0 to 65535, got "x" (see --help)\n';
+    assert.deepEqual(err, [line]);
+  });
+
+  it("prints the help to stdout and exits 0", async () => {
+    const { proc, out } = fakeProc(["--help"]);
+    await runCommand(proc, spec, async () => assert.fail("main must not run"));
+    assert.equal(proc.exitCode, undefined);
+    assert.match(out.join(""), /^usage: demo \[flags\]/);
+  });
+
+  it("reports a failing main on one line with exit code 1", async () => {
+    const { proc, err } = fakeProc([]);
+    await runCommand(proc, spec, async () => {
+      throw new Error("boom", { cause: new Error("disk gone") });
+    });
+    assert.equal(proc.exitCode, 1);
+    assert.deepEqual(err, ["demo: boom: disk gone\n"]);
+  });
+
+  it("aborts main's signal on SIGTERM", async () => {
+    const { proc, signals } = fakeProc([]);
+    await runCommand(proc, spec, async (_flags, signal) => {
+      assert.equal(signal.aborted, false);
+      signals.emit("SIGTERM");
+      assert.equal(signal.aborted, true);
+    });
+    assert.equal(proc.exitCode, undefined);
+  });
+});
+
+describe("stopSignal", () => {
+  it("stops on Enter only when stdin is a terminal", () => {
+    const tty = fakeProc([], { tty: true });
+    const interactive = stopSignal(tty.proc);
+    tty.stdin.emit("data", "\n");
+    assert.equal(interactive.aborted, true);
+
+    const piped = fakeProc([]);
+    const background = stopSignal(piped.proc);
+    piped.stdin.emit("data", "\n");
+    piped.stdin.emit("end");
+    assert.equal(background.aborted, false, "EOF or input on a pipe does not stop a service");
+    piped.signals.emit("SIGINT");
+    assert.equal(background.aborted, true);
+  });
+});
