@@ -1,11 +1,10 @@
 import { createRemoteLogger, type RemoteLogger, type RemoteLoggerOptions } from "../log/client.ts";
 import { streamLogger, type Logger } from "../log/logger.ts";
-import { registerForPatch, deregister } from "../registry/client.ts";
+import { deregister } from "../registry/client.ts";
 import { createProviders, type Providers } from "../registry/providers.ts";
-import type { Patch, Registration } from "../registry/registration.ts";
-import { backoffDelay, sleep } from "./backoff.ts";
 import { describeError, HttpError, type Handler } from "./http.ts";
 import { listen, type Listening } from "./listen.ts";
+import { createRegistrar, type Registrar } from "./registrar.ts";
 import { createRunnerHandler } from "./runner.ts";
 
 /** What a service's handler factory gets from the runner. */
@@ -106,25 +105,15 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
   const lifecycle = options.log ?? streamLogger(name);
   const requiredServices = [...new Set(options.requiredServices ?? [])];
   const providers = createProviders();
-  // Aborted when shutdown begins: cancels the registration loop and its in-flight POST.
-  const stopping = new AbortController();
   let app: Handler | undefined;
-  let antiEntropyTimer: NodeJS.Timeout | undefined;
-  const heartbeats = heartbeatClock();
-  // The registry pushes a change to dependents at once but answers a registration only after
-  // saving it, so a patch can overtake the answer that is older than it. Patches received
-  // while a registration is in flight are kept and replayed over the answer.
-  let patchesDuringAttempt: Patch[] | undefined;
+  let registrar: Registrar | undefined;
 
   const runner = createRunnerHandler({
     providers,
     log: lifecycle,
     ...(token === undefined ? {} : { token }),
-    onPatch: (patch) => patchesDuringAttempt?.push(patch),
-    onHeartbeat: () => {
-      heartbeats.beat();
-      if (antiEntropyTimer) armAntiEntropy();
-    },
+    onPatch: (patch) => registrar?.patched(patch),
+    onHeartbeat: () => registrar?.heartbeat(),
     app: (req, res) => {
       // listen resolves before any request is read, and `app` is set right after it.
       if (!app) throw new HttpError(503, "service is starting");
@@ -162,95 +151,28 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
     throw error;
   }
 
-  const registration: Registration = {
-    ServiceName: name,
-    ServiceURL: url,
-    RequiredServices: requiredServices,
-    ServiceUpdateURL: `${url}/services`,
-    HeartbeatURL: `${url}/heartbeat`,
-  };
   const client = { registryURL, ...(token === undefined ? {} : { token }) };
-
-  let resolveRegistered = () => {};
-  let rejectRegistered = (_error: Error) => {};
-  let registeredOnce = false;
-  const registered = new Promise<void>((resolve, reject) => {
-    resolveRegistered = resolve;
-    rejectRegistered = reject;
+  const keeper: Registrar = createRegistrar({
+    ...client,
+    registration: {
+      ServiceName: name,
+      ServiceURL: url,
+      RequiredServices: requiredServices,
+      ServiceUpdateURL: `${url}/services`,
+      HeartbeatURL: `${url}/heartbeat`,
+    },
+    providers,
+    log: lifecycle,
+    registerTimeoutMs,
+    retryMinMs,
+    retryMaxMs,
+    ...(options.antiEntropyMs === undefined ? {} : { antiEntropyMs: options.antiEntropyMs }),
   });
-  // Nobody has to wait for it; a service that stops unregistered is not an unhandled error.
-  registered.catch(() => undefined);
-
-  const armAntiEntropy = () => {
-    const silenceMs = options.antiEntropyMs ?? heartbeats.silenceMs();
-    if (!(silenceMs > 0 && Number.isFinite(silenceMs))) return;
-    clearTimeout(antiEntropyTimer);
-    antiEntropyTimer = setTimeout(() => {
-      antiEntropyTimer = undefined;
-      lifecycle(`no heartbeat from the registry for ${silenceMs} ms: registering again`);
-      startRegistering();
-    }, silenceMs);
-  };
-
-  let attemptInFlight = false;
-  const attempt = async (): Promise<Patch | undefined> => {
-    attemptInFlight = true;
-    patchesDuringAttempt = [];
-    try {
-      return await registerForPatch(registration, {
-        ...client,
-        timeoutMs: registerTimeoutMs,
-        signal: stopping.signal,
-      });
-    } finally {
-      attemptInFlight = false;
-    }
-  };
-  const registerLoop = async (): Promise<void> => {
-    for (let number = 1; !stopping.signal.aborted; number++) {
-      try {
-        const patch = await attempt();
-        // A Go registry answers without a body and sends the patch to /services only.
-        if (patch) {
-          providers.replace(patch);
-          // Replay what arrived meanwhile: it may be newer than the answer.
-          for (const later of patchesDuringAttempt ?? []) providers.apply(later);
-        }
-        patchesDuringAttempt = undefined;
-        registeredOnce = true;
-        lifecycle(`registered with ${registryURL} as ${url}`);
-        resolveRegistered();
-        armAntiEntropy();
-        return;
-      } catch (error) {
-        patchesDuringAttempt = undefined;
-        if (stopping.signal.aborted) return;
-        const wait = backoffDelay(number, retryMinMs, retryMaxMs);
-        lifecycle(
-          `registration failed (attempt ${number}, retrying in ${wait} ms): ${message(error)}`,
-        );
-        if (!(await sleep(wait, stopping.signal))) return;
-      }
-    }
-  };
-  let loop: Promise<void> | undefined;
-  const startRegistering = () => {
-    loop ??= registerLoop().finally(() => {
-      loop = undefined;
-    });
-  };
+  registrar = keeper;
 
   const shutdown = async (): Promise<void> => {
-    const mayBeRegistered = registeredOnce || attemptInFlight;
-    stopping.abort();
-    clearTimeout(antiEntropyTimer);
-    antiEntropyTimer = undefined;
-    await loop;
-    if (!registeredOnce) {
-      rejectRegistered(new Error(`service: ${name}: stopped before registering`));
-    }
     // Deregister first, while still serving: dependents get Removed before we stop answering.
-    if (mayBeRegistered) {
+    if (await keeper.stop()) {
       try {
         await deregister(url, { ...client, timeoutMs: deregisterTimeoutMs });
         lifecycle(`deregistered from ${registryURL}`);
@@ -278,33 +200,8 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
     if (signal.aborted) run();
     else signal.addEventListener("abort", run, { once: true });
   });
-  if (!signal.aborted) startRegistering();
-  return { url, providers, log, registered, done };
-}
-
-/**
- * How long a registry's silence may last before the service assumes it was forgotten: three
- * heartbeat intervals (SPEC §3). The interval is not on the wire, so it is learnt as the
- * median of the last few gaps between heartbeats (one late check does not stretch it);
- * re-registering early costs nothing, since registering again is idempotent.
- */
-function heartbeatClock(): { beat(): void; silenceMs(): number } {
-  const gaps: number[] = [];
-  let last: number | undefined;
-  return {
-    beat() {
-      const now = performance.now();
-      if (last !== undefined) gaps.push(now - last);
-      if (gaps.length > 8) gaps.shift();
-      last = now;
-    },
-    silenceMs: () => (gaps.length === 0 ? 10_000 : Math.ceil(3 * Math.max(median(gaps), 50))),
-  };
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? 0;
+  if (!signal.aborted) keeper.start();
+  return { url, providers, log, registered: keeper.registered, done };
 }
 
 /** The message of an error whose message already tells the whole story (registry errors). */

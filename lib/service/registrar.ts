@@ -1,0 +1,175 @@
+import type { Logger } from "../log/logger.ts";
+import { registerForPatch } from "../registry/client.ts";
+import type { Providers } from "../registry/providers.ts";
+import type { Patch, Registration } from "../registry/registration.ts";
+import { backoffDelay, sleep } from "./backoff.ts";
+import { describeError } from "./http.ts";
+
+/** Options of `createRegistrar`. */
+export interface RegistrarOptions {
+  registration: Registration;
+  registryURL: string;
+  token?: string;
+  /** Replaced by each registration answer. */
+  providers: Providers;
+  /** Lifecycle lines: registered, registration failed, registering again. */
+  log: Logger;
+  /** Bound on each registration attempt. */
+  registerTimeoutMs: number;
+  /** First retry delay; it doubles per failure up to `retryMaxMs`. */
+  retryMinMs: number;
+  retryMaxMs: number;
+  /** Fixed anti-entropy silence; by default learnt from the heartbeats (`heartbeatClock`). */
+  antiEntropyMs?: number;
+}
+
+/** Keeps one service registered (SPEC §3). */
+export interface Registrar {
+  /** Starts the registration loop; does nothing while one runs. */
+  start(): void;
+  /** Reports a heartbeat from the registry: the anti-entropy clock. */
+  heartbeat(): void;
+  /** Reports a patch the service applied (see `createRegistrar`). */
+  patched(patch: Patch): void;
+  /** Resolves at the first successful registration; rejects if stopped before one. */
+  registered: Promise<void>;
+  /**
+   * Stops the loop and the anti-entropy timer, aborting an attempt in flight. Resolves `true`
+   * when the registry may know the service (so it should deregister).
+   */
+  stop(): Promise<boolean>;
+}
+
+/**
+ * Creates the part of a service that keeps it registered: it registers with capped
+ * exponential backoff while the registry is unreachable (logging each failure), lets the
+ * answer replace the providers, and registers again when the registry has been silent for
+ * three heartbeat intervals — the registry lost it, e.g. it restarted without its state.
+ */
+export function createRegistrar(options: RegistrarOptions): Registrar {
+  const { registration, registryURL, providers, log } = options;
+  const { registerTimeoutMs, retryMinMs, retryMaxMs } = options;
+  const client = { registryURL, ...(options.token === undefined ? {} : { token: options.token }) };
+  const stopping = new AbortController();
+  const heartbeats = heartbeatClock();
+  let antiEntropyTimer: NodeJS.Timeout | undefined;
+  let loop: Promise<void> | undefined;
+  let registeredOnce = false;
+  let attemptInFlight = false;
+  // The registry pushes a change to dependents at once but answers a registration only after
+  // saving it, so a patch can overtake the answer that is older than it. Patches received
+  // while a registration is in flight are kept and replayed over the answer.
+  let patchesDuringAttempt: Patch[] | undefined;
+
+  let resolveRegistered = () => {};
+  let rejectRegistered = (_error: Error) => {};
+  const registered = new Promise<void>((resolve, reject) => {
+    resolveRegistered = resolve;
+    rejectRegistered = reject;
+  });
+  // Nobody has to wait for it; a service that stops unregistered is not an unhandled error.
+  registered.catch(() => undefined);
+
+  const armAntiEntropy = () => {
+    const silenceMs = options.antiEntropyMs ?? heartbeats.silenceMs();
+    if (!(silenceMs > 0 && Number.isFinite(silenceMs))) return;
+    clearTimeout(antiEntropyTimer);
+    antiEntropyTimer = setTimeout(() => {
+      antiEntropyTimer = undefined;
+      log(`no heartbeat from the registry for ${silenceMs} ms: registering again`);
+      start();
+    }, silenceMs);
+  };
+
+  const attempt = async (): Promise<void> => {
+    attemptInFlight = true;
+    patchesDuringAttempt = [];
+    try {
+      const timeouts = { ...client, timeoutMs: registerTimeoutMs, signal: stopping.signal };
+      const answer = await registerForPatch(registration, timeouts);
+      // A Go registry answers without a body and sends the patch to /services only.
+      if (answer) {
+        providers.replace(answer);
+        for (const later of patchesDuringAttempt) providers.apply(later);
+      }
+    } finally {
+      attemptInFlight = false;
+      patchesDuringAttempt = undefined;
+    }
+  };
+
+  const registerLoop = async (): Promise<void> => {
+    for (let number = 1; !stopping.signal.aborted; number++) {
+      try {
+        await attempt();
+        registeredOnce = true;
+        log(`registered with ${registryURL} as ${registration.ServiceURL}`);
+        resolveRegistered();
+        armAntiEntropy();
+        return;
+      } catch (error) {
+        if (stopping.signal.aborted) return;
+        const wait = backoffDelay(number, retryMinMs, retryMaxMs);
+        const why = error instanceof Error ? error.message : describeError(error);
+        log(`registration failed (attempt ${number}, retrying in ${wait} ms): ${why}`);
+        if (!(await sleep(wait, stopping.signal))) return;
+      }
+    }
+  };
+
+  function start(): void {
+    if (stopping.signal.aborted) return;
+    loop ??= registerLoop().finally(() => {
+      loop = undefined;
+    });
+  }
+
+  return {
+    start,
+    heartbeat() {
+      heartbeats.beat();
+      if (antiEntropyTimer) armAntiEntropy();
+    },
+    patched(patch) {
+      patchesDuringAttempt?.push(patch);
+    },
+    registered,
+    async stop() {
+      const mayBeRegistered = registeredOnce || attemptInFlight;
+      stopping.abort();
+      clearTimeout(antiEntropyTimer);
+      antiEntropyTimer = undefined;
+      await loop;
+      if (!registeredOnce) {
+        const name = registration.ServiceName;
+        rejectRegistered(new Error(`service: ${name}: stopped before registering`));
+      }
+      return mayBeRegistered;
+    },
+  };
+}
+
+/**
+ * How long a registry's silence may last before the service assumes it was forgotten: three
+ * heartbeat intervals (SPEC §3). The interval is not on the wire, so it is learnt as the
+ * median of the last few gaps between heartbeats (one late check does not stretch it);
+ * re-registering early costs nothing, since registering again is idempotent.
+ */
+function heartbeatClock(): { beat(): void; silenceMs(): number } {
+  const gaps: number[] = [];
+  let last: number | undefined;
+  return {
+    beat() {
+      const now = performance.now();
+      if (last !== undefined) gaps.push(now - last);
+      if (gaps.length > 8) gaps.shift();
+      last = now;
+    },
+    silenceMs: () => (gaps.length === 0 ? 10_000 : Math.ceil(3 * Math.max(median(gaps), 50))),
+  };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
+}
