@@ -1,14 +1,12 @@
 // Test helpers for the fault and whole-system suites: every service as its own child process
 // (the compiled cmd/*/main.js next to this test's output), started on 127.0.0.1 with
 // `--port 0`, its URL parsed from its startup line; waiting with deadlines, never fixed sleeps.
-import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { createServer, type Server } from "node:http";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import {
   parsePatch,
   parseServiceList,
@@ -16,6 +14,8 @@ import {
   type ServiceStatus,
 } from "../../lib/registry/registration.ts";
 import { request } from "../../lib/service/request.ts";
+import { spawnCommand, type Exit, type Spawned } from "../support/process.ts";
+import { createWaiters } from "../support/wait.ts";
 
 /** The commands a system is made of. */
 export type Command =
@@ -33,41 +33,22 @@ export const serviceNames = {
   helloservice: "HelloService",
 } as const;
 
-/** Absolute path of a compiled command, found relative to this file (any outDir works). */
-export function commandPath(command: Command): string {
-  return fileURLToPath(new URL(`../../cmd/${command}/main.js`, import.meta.url));
-}
-
-/** How a child process ended. */
-export interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
 /** A running service process. */
-export interface Proc {
+export interface Proc extends Spawned {
   command: Command;
   /** Its flags after `--host`/`--port` (kept so it can be restarted the same way). */
   args: string[];
   env: Record<string, string>;
-  child: ChildProcess;
   pid: number;
   /** The advertised URL from its startup line. */
   url: string;
   port: number;
-  /** Everything it printed so far. */
-  stdout(): string;
-  stderr(): string;
-  exited: Promise<Exit>;
-  alive(): boolean;
   /** Sends a signal (SIGKILL, SIGSTOP, SIGCONT, …) if it still runs. */
   signal(name: NodeJS.Signals): void;
   /** kill -9 and wait until it is gone. */
   crash(): Promise<Exit>;
   /** SIGTERM (graceful stop) and wait up to `ms`, then SIGKILL. */
   stop(ms?: number): Promise<Exit>;
-  /** Resolves with the first match of `pattern` in its stderr+stdout (past or future). */
-  waitOutput(pattern: RegExp, ms?: number): Promise<RegExpExecArray>;
 }
 
 /** Options of `spawnService`. */
@@ -80,74 +61,21 @@ export interface SpawnOptions {
   startMs?: number;
 }
 
-// Safety net: a crashed test run must not leave services behind.
-const everyChild = new Set<ChildProcess>();
-process.once("exit", () => {
-  for (const child of everyChild) if (child.exitCode === null) child.kill("SIGKILL");
-});
-
 /**
  * Spawns `node <command>/main.js --host 127.0.0.1 --port <port> …args` and resolves once it
  * printed `… listening on <url>`; rejects (with its stderr) when it exits first or is late.
  */
 export async function spawnService(command: Command, options: SpawnOptions = {}): Promise<Proc> {
   const { args = [], env = {}, port = 0, startMs = 10_000 } = options;
-  const child = spawn(
-    process.execPath,
-    [commandPath(command), "--host", "127.0.0.1", "--port", String(port), ...args],
-    {
-      stdio: ["ignore", "pipe", "pipe"],
-      // Never pick up the outer shell's registry or token.
-      env: { ...process.env, REGISTRY_URL: "", REGISTRY_TOKEN: "", ...env },
-    },
-  );
-  everyChild.add(child);
-  const exited = new Promise<Exit>((resolve) => {
-    child.once("exit", (code, signal) => {
-      everyChild.delete(child);
-      resolve({ code, signal });
-    });
+  const spawned = spawnCommand(command, ["--host", "127.0.0.1", "--port", String(port), ...args], {
+    // Never pick up the outer shell's registry or token.
+    env: { REGISTRY_URL: "", REGISTRY_TOKEN: "", ...env },
   });
-  let out = "";
-  let err = "";
-  const watchers = new Set<() => void>();
-  const changed = () => {
-    for (const watcher of watchers) watcher();
-  };
-  child.stdout?.on("data", (chunk: Buffer) => {
-    out += chunk.toString();
-    changed();
-  });
-  child.stderr?.on("data", (chunk: Buffer) => {
-    err += chunk.toString();
-    changed();
-  });
-
-  const waitOutput = (pattern: RegExp, ms = 10_000): Promise<RegExpExecArray> =>
-    new Promise((resolve, reject) => {
-      const check = () => {
-        const match = pattern.exec(`${err}\n${out}`);
-        if (!match) return false;
-        finish();
-        resolve(match);
-        return true;
-      };
-      const finish = () => {
-        clearTimeout(timer);
-        watchers.delete(check);
-      };
-      const timer = setTimeout(() => {
-        finish();
-        reject(new Error(`${command}: no output matching ${pattern} within ${ms} ms; ` +
-          `stderr: ${err.slice(-2_000)}`));
-      }, ms);
-      if (check()) return;
-      watchers.add(check);
-    });
-
-  const started = waitOutput(/ listening on (http:\/\/\S+)/, startMs);
+  const { child, exited, alive } = spawned;
+  const started = spawned.waitOutput(/ listening on (http:\/\/\S+)/, startMs);
   const died = exited.then((exit) => {
-    throw new Error(`${command} exited (${exit.code ?? exit.signal}) before listening: ${err}`);
+    throw new Error(`${command} exited (${exit.code ?? exit.signal}) before listening: ` +
+      spawned.stderr());
   });
   died.catch(() => undefined);
   let url: string;
@@ -157,22 +85,17 @@ export async function spawnService(command: Command, options: SpawnOptions = {})
     if (child.exitCode === null) child.kill("SIGKILL");
     throw error;
   }
-  const alive = () => child.exitCode === null && child.signalCode === null;
   const signal = (name: NodeJS.Signals) => {
     if (alive()) child.kill(name);
   };
-  const proc: Proc = {
+  return {
+    ...spawned,
     command,
     args,
     env,
-    child,
     pid: child.pid ?? 0,
     url,
     port: Number(new URL(url).port),
-    stdout: () => out,
-    stderr: () => err,
-    exited,
-    alive,
     signal,
     crash: async () => {
       signal("SIGKILL");
@@ -186,9 +109,7 @@ export async function spawnService(command: Command, options: SpawnOptions = {})
       clearTimeout(timer);
       return exit;
     },
-    waitOutput,
   };
-  return proc;
 }
 
 /**
@@ -446,28 +367,18 @@ export async function startObserver(
   token?: string,
 ): Promise<Observer> {
   const patches: Patch[] = [];
-  const watchers = new Set<() => void>();
+  const waiters = createWaiters();
   const observer: Observer = {
     url: "",
     patches,
     unauthorized: 0,
     waitPatch: (match, from = 0, ms = 5_000) =>
-      new Promise((resolve, reject) => {
-        const check = () => {
-          const found = patches.slice(from).find(match);
-          if (!found) return;
-          clearTimeout(timer);
-          watchers.delete(check);
-          resolve(found);
-        };
-        const timer = setTimeout(() => {
-          watchers.delete(check);
-          reject(new Error(`observer: no matching patch within ${ms} ms: ` +
-            JSON.stringify(patches.slice(from))));
-        }, ms);
-        watchers.add(check);
-        check();
-      }),
+      waiters.until(
+        () => patches.slice(from).find(match),
+        ms,
+        () => new Error(`observer: no matching patch within ${ms} ms: ` +
+          JSON.stringify(patches.slice(from))),
+      ),
     close: async () => {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
@@ -484,7 +395,7 @@ export async function startObserver(
           return;
         }
         patches.push(parsePatch(JSON.parse(Buffer.concat(chunks).toString()) as unknown));
-        for (const watcher of watchers) watcher();
+        waiters.wake();
       }
       res.writeHead(200, { "Content-Length": 0 }).end();
     });

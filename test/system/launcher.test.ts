@@ -1,22 +1,21 @@
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createServer, type AddressInfo } from "node:net";
 import { createInterface } from "node:readline";
 import { promisify } from "node:util";
-import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
 import { request } from "../../lib/service/request.ts";
+import { commandPath } from "../support/process.ts";
+import { tempDir } from "../support/temp.ts";
 
-const launcher = fileURLToPath(new URL("../../cmd/launcher/main.js", import.meta.url));
+const launcher = commandPath("launcher");
 
 describe("launcher (make run)", () => {
   it("starts all, serves the portal, stops all on SIGTERM; each deregisters", async (t) => {
-    const dir = await mkdtemp(join(tmpdir(), "launcher-"));
-    t.after(() => rm(dir, { recursive: true, force: true }));
+    const dir = await tempDir(t, "launcher");
     const args = [launcher, "--ports", "any", "--dir", dir, "--host", "127.0.0.1"];
     const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
     const exited = once(child, "exit");
@@ -82,8 +81,7 @@ describe("launcher (make run)", () => {
   });
 
   it("fails with one line and exit 1 when a service cannot start, 2 for a bad flag", async (t) => {
-    const dir = await mkdtemp(join(tmpdir(), "launcher-"));
-    t.after(() => rm(dir, { recursive: true, force: true }));
+    const dir = await tempDir(t, "launcher");
     const taken = createServer();
     await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
     t.after(() => taken.close());

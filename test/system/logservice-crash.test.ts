@@ -1,46 +1,22 @@
 // Durability under kill -9: every entry the log service acknowledged is in the file, whole.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { Agent } from "node:http";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { request } from "../../lib/service/request.ts";
-import { freePort } from "../lib/service/fakes.ts";
-
-const main = fileURLToPath(new URL("../../cmd/logservice/main.js", import.meta.url));
+import { startCommand } from "../support/process.ts";
+import { deadURL, tempDir } from "../support/temp.ts";
 
 describe("logservice under kill -9", () => {
   it("never loses or tears an acknowledged entry", async (t) => {
-    const dir = await mkdtemp(join(tmpdir(), "logservice-crash-"));
-    t.after(() => rm(dir, { recursive: true, force: true }));
-    const file = join(dir, "distributed.log");
+    const file = join(await tempDir(t, "logservice-crash"), "distributed.log");
     // Nothing listens at the registry: the service must serve while registration retries.
-    const registry = `http://127.0.0.1:${await freePort()}`;
-    const child = spawn(
-      process.execPath,
-      [main, "--host", "127.0.0.1", "--port", "0", "--registry", registry, "--file", file],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    const exited = once(child, "exit");
-    t.after(() => {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-    });
-    const stderr: string[] = [];
-    child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk.toString()));
-    let url = "";
-    for await (const line of createInterface({ input: child.stdout })) {
-      const match = /^LogService listening on (http:\/\/127\.0\.0\.1:\d+)$/.exec(line);
-      if (match?.[1]) {
-        url = match[1];
-        break;
-      }
-    }
-    assert.notEqual(url, "", `no startup line; stderr: ${stderr.join("")}`);
+    const registry = await deadURL();
+    const service = startCommand(t, "logservice",
+      ["--host", "127.0.0.1", "--port", "0", "--registry", registry, "--file", file]);
+    const [, url = ""] =
+      await service.waitLine(/^LogService listening on (http:\/\/127\.0\.0\.1:\d+)$/);
 
     // 32 connections, each posting single entries and batches of 10 until the crash.
     const agent = new Agent({ keepAlive: true, maxSockets: 32 });
@@ -74,12 +50,12 @@ describe("logservice under kill -9", () => {
         acked.push(...messages);
         if (!killed && acked.length >= killAfter) {
           killed = true;
-          child.kill("SIGKILL");
+          service.child.kill("SIGKILL");
         }
       }
     };
     await Promise.all(Array.from({ length: 32 }, (_, id) => worker(id)));
-    const [, signal] = await exited;
+    const { signal } = await service.exited;
     assert.equal(signal, "SIGKILL");
     assert.ok(sent > acked.length, "requests were in flight when the process died");
 

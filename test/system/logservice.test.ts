@@ -1,72 +1,33 @@
 // The logservice command as a process: flags, registration with a real registry, SIGTERM.
 import assert from "node:assert/strict";
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { once } from "node:events";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { describe, it, type TestContext } from "node:test";
-import { fileURLToPath } from "node:url";
 import { listServices } from "../../lib/registry/client.ts";
 import { request } from "../../lib/service/request.ts";
-import { eventually } from "../lib/service/fakes.ts";
+import { runCommand, startCommand, type CommandName, type Spawned } from "../support/process.ts";
+import { tempDir } from "../support/temp.ts";
+import { eventually } from "../support/wait.ts";
 
-const logMain = fileURLToPath(new URL("../../cmd/logservice/main.js", import.meta.url));
-const registryMain = fileURLToPath(new URL("../../cmd/registryservice/main.js", import.meta.url));
-
-interface Running {
-  child: ChildProcessWithoutNullStreams;
+/** A command on its way, and the URL from its `<Name> listening on <url>` line. */
+interface Running extends Spawned {
   url: string;
-  stderr: string[];
-  exited: Promise<[number | null, NodeJS.Signals | null]>;
 }
 
 /** Spawns a command and waits for its `<Name> listening on <url>` line. */
-async function run(t: TestContext, main: string, args: string[]): Promise<Running> {
-  const child = spawn(process.execPath, [main, ...args], { stdio: ["pipe", "pipe", "pipe"] });
-  const exited = once(child, "exit") as Promise<[number | null, NodeJS.Signals | null]>;
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  });
-  const stderr: string[] = [];
-  child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk.toString()));
-  let url = "";
-  for await (const line of createInterface({ input: child.stdout })) {
-    const match = / listening on (http:\/\/\S+)$/.exec(line);
-    if (match?.[1]) {
-      url = match[1];
-      break;
-    }
-  }
-  assert.notEqual(url, "", `no startup line; stderr: ${stderr.join("")}`);
-  return { child, url, stderr, exited };
-}
-
-interface Outcome {
-  code: number | null;
-  out: string;
-  err: string;
-}
-
-/** Runs a command to completion and returns its exit code and output. */
-async function runToEnd(args: string[]): Promise<Outcome> {
-  const child = spawn(process.execPath, [logMain, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  let err = "";
-  child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr.on("data", (chunk: Buffer) => (err += chunk.toString()));
-  const [code] = (await once(child, "exit")) as [number | null];
-  return { code, out, err };
+async function run(t: TestContext, command: CommandName, args: string[]): Promise<Running> {
+  const spawned = startCommand(t, command, args);
+  const [, url = ""] = await spawned.waitLine(/ listening on (http:\/\/\S+)$/);
+  return { ...spawned, url };
 }
 
 describe("logservice command", () => {
   it("prints --help with its flags and exits 0", async () => {
-    const { code, out } = await runToEnd(["--help"]);
+    const { code, stdout } = await runCommand("logservice", ["--help"]);
     assert.equal(code, 0);
-    assert.match(out, /usage: logservice/);
-    assert.match(out, /--file VALUE .*default "distributed\.log"/);
-    assert.match(out, /--prefix VALUE .*default "go "/);
+    assert.match(stdout, /usage: logservice/);
+    assert.match(stdout, /--file VALUE .*default "distributed\.log"/);
+    assert.match(stdout, /--prefix VALUE .*default "go "/);
   });
 
   const bad: Array<[string[], RegExp]> = [
@@ -76,26 +37,26 @@ describe("logservice command", () => {
   ];
   for (const [args, message] of bad) {
     it(`rejects ${args.join(" ")} on one line with exit code 2`, async () => {
-      const { code, err } = await runToEnd(args);
+      const { code, stderr } = await runCommand("logservice", args);
       assert.equal(code, 2);
-      assert.match(err, message);
-      assert.equal(err.trimEnd().split("\n").length, 1, err);
+      assert.match(stderr, message);
+      assert.equal(stderr.trimEnd().split("\n").length, 1, stderr);
     });
   }
 
   it("exits 1 with a clear message when the file cannot be opened", async () => {
-    const { code, err } = await runToEnd(["--port", "0", "--file", "/nonexistent-dir/x.log"]);
+    const args = ["--port", "0", "--file", "/nonexistent-dir/x.log"];
+    const { code, stderr } = await runCommand("logservice", args);
     assert.equal(code, 1);
-    assert.match(err, /ENOENT/);
+    assert.match(stderr, /ENOENT/);
   });
 
   it("registers, stores entries with its prefix, and deregisters on SIGTERM", async (t) => {
-    const dir = await mkdtemp(join(tmpdir(), "logservice-process-"));
-    t.after(() => rm(dir, { recursive: true, force: true }));
+    const dir = await tempDir(t, "logservice-process");
     const local = ["--host", "127.0.0.1", "--port", "0"];
-    const registry = await run(t, registryMain, [...local, "--state", ""]);
+    const registry = await run(t, "registryservice", [...local, "--state", ""]);
     const file = join(dir, "service.log");
-    const log = await run(t, logMain, [
+    const log = await run(t, "logservice", [
       ...local,
       ...["--registry", registry.url, "--file", file, "--prefix", "ts "],
     ]);
@@ -114,11 +75,11 @@ describe("logservice command", () => {
     assert.match(tail.text(), /from the test\n$/);
 
     log.child.kill("SIGTERM");
-    const [code] = await log.exited;
-    assert.equal(code, 0, log.stderr.join(""));
+    const { code } = await log.exited;
+    assert.equal(code, 0, log.stderr());
     assert.deepEqual(await listServices(options), [], "deregistered");
     registry.child.kill("SIGTERM");
-    const [registryCode] = await registry.exited;
-    assert.equal(registryCode, 0, registry.stderr.join(""));
+    const { code: registryCode } = await registry.exited;
+    assert.equal(registryCode, 0, registry.stderr());
   });
 });

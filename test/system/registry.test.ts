@@ -1,33 +1,10 @@
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 import { describe, it, type TestContext } from "node:test";
 import { eventually, has, list, post, startFake } from "../lib/registry/helpers.ts";
-
-const main = fileURLToPath(new URL("../../cmd/registryservice/main.js", import.meta.url));
-
-interface Run {
-  child: ChildProcess;
-  stdout: string;
-  stderr: string;
-  code: number | null;
-}
-
-/** Runs the registry to completion (for --help and bad flags). */
-async function run(args: string[]): Promise<Run> {
-  const child = spawn(process.execPath, [main, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  const [code] = (await once(child, "exit")) as [number | null];
-  return { child, stdout, stderr, code };
-}
+import { runCommand, startCommand, startProvider, type Spawned } from "../support/process.ts";
+import { tempDir } from "../support/temp.ts";
 
 /** Starts the registry and resolves with its advertised URL once it printed its line. */
 async function start(
@@ -35,36 +12,20 @@ async function start(
   args: string[],
   env: Record<string, string> = {},
   cwd?: string,
-): Promise<{ child: ChildProcess; url: string; stderr: () => string }> {
-  const child = spawn(process.execPath, [main, "--host", "127.0.0.1", "--port", "0", ...args], {
-    stdio: ["ignore", "pipe", "pipe"],
-    ...(cwd === undefined ? {} : { cwd }),
-    env: { ...process.env, REGISTRY_TOKEN: "", ...env },
-  });
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  });
-  let stderr = "";
-  child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-  const [line] = (await Promise.race([
-    once(lines, "line"),
-    once(child, "exit").then(() => { throw new Error(`registry exited: ${stderr}`); }),
-  ])) as [string];
+): Promise<Spawned & { url: string }> {
+  const registry = startCommand(t, "registryservice",
+    ["--host", "127.0.0.1", "--port", "0", ...args],
+    { env: { REGISTRY_TOKEN: "", ...env }, ...(cwd === undefined ? {} : { cwd }) });
+  // Its first line, whatever it is, must be the startup line.
+  const [line] = await registry.waitLine(/^.*$/);
   const match = /^Registry listening on (http:\/\/127\.0\.0\.1:\d+)$/.exec(line);
   assert.ok(match, `startup line: ${line}`);
-  return { child, url: match[1] ?? "", stderr: () => stderr };
-}
-
-async function tempDir(t: TestContext): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "registry-system-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
+  return { ...registry, url: match[1] ?? "" };
 }
 
 describe("registryservice command", () => {
   it("prints --help and exits 0", async () => {
-    const result = await run(["--help"]);
+    const result = await runCommand("registryservice", ["--help"]);
     assert.equal(result.code, 0);
     for (const flag of ["--state", "--heartbeat-interval", "--heartbeat-timeout", "--failures",
       "--deregister-after", "--host", "--port", "--token"]) {
@@ -75,7 +36,7 @@ describe("registryservice command", () => {
   it("rejects unknown flags and bad values with one line and exit code 2", async () => {
     for (const args of [["--bogus"], ["--failures", "0"], ["--heartbeat-interval", "soon"],
       ["--port", "70000"]]) {
-      const result = await run(args);
+      const result = await runCommand("registryservice", args);
       assert.equal(result.code, 2, args.join(" "));
       assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
       assert.match(result.stderr, /^registryservice: /);
@@ -83,44 +44,37 @@ describe("registryservice command", () => {
   });
 
   it("starts on --port 0, keeps its state across a SIGTERM restart and exits 0", async (t) => {
-    const statePath = join(await tempDir(t), "registry.json");
+    const statePath = join(await tempDir(t, "registry-system"), "registry.json");
     const first = await start(t, ["--state", statePath]);
     const provider = await startFake(t);
     assert.equal((await post(first.url, provider.registration("LogService"))).status, 200);
     first.child.kill("SIGTERM");
-    const [code] = (await once(first.child, "exit")) as [number | null];
+    const { code } = await first.exited;
     assert.equal(code, 0, first.stderr());
     assert.match(await readFile(statePath, "utf8"), /"ServiceName":"LogService"/);
 
     const second = await start(t, ["--state", statePath]);
     assert.deepEqual((await list(second.url)).map((row) => row.ServiceURL), [provider.url]);
     second.child.kill("SIGINT");
-    assert.deepEqual(await once(second.child, "exit"), [0, null]);
+    assert.deepEqual(await second.exited, { code: 0, signal: null });
   });
 
   it("takes the token from REGISTRY_TOKEN and keeps --state '' in memory", async (t) => {
-    const dir = await tempDir(t);
-    const { url, child } = await start(t, ["--state", ""], { REGISTRY_TOKEN: "tok" }, dir);
+    const dir = await tempDir(t, "registry-system");
+    const { url, child, exited } = await start(t, ["--state", ""], { REGISTRY_TOKEN: "tok" }, dir);
     const body = { ServiceName: "S", ServiceURL: "http://127.0.0.1:1/s" };
     assert.equal((await post(url, body)).status, 401);
     assert.equal((await post(url, body, { Authorization: "Bearer tok" })).status, 200);
     assert.equal((await list(url)).length, 1);
     child.kill("SIGTERM");
-    assert.deepEqual(await once(child, "exit"), [0, null]);
+    assert.deepEqual(await exited, { code: 0, signal: null });
     assert.deepEqual(await readdir(dir), []);
   });
 
   it("tells dependents of a SIGKILLed provider at once, with a 60 s interval", async (t) => {
     const { url } = await start(t, ["--state", "", "--heartbeat-interval", "60000"]);
     const watcher = await startFake(t);
-    const provider = spawn(process.execPath, ["-e", providerScript], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    t.after(() => {
-      if (provider.exitCode === null && provider.signalCode === null) provider.kill("SIGKILL");
-    });
-    const [port] = (await once(createInterface({ input: provider.stdout }), "line")) as [string];
-    const providerURL = `http://127.0.0.1:${port.trim()}`;
+    const { child: provider, url: providerURL } = await startProvider(t);
     await post(url, watcher.registration("Watcher", ["Crashy"]));
     await post(url, { ServiceName: "Crashy", ServiceURL: providerURL,
       HeartbeatURL: `${providerURL}/heartbeat` });
@@ -138,14 +92,7 @@ describe("registryservice command", () => {
       "--heartbeat-timeout", "100", "--failures", "2"]);
     const watcher = await startFake(t);
     const healthy = await startFake(t);
-    const provider = spawn(process.execPath, ["-e", providerScript], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    t.after(() => {
-      if (provider.exitCode === null && provider.signalCode === null) provider.kill("SIGKILL");
-    });
-    const [port] = (await once(createInterface({ input: provider.stdout }), "line")) as [string];
-    const providerURL = `http://127.0.0.1:${port.trim()}`;
+    const { child: provider, url: providerURL } = await startProvider(t);
     await post(url, watcher.registration("Watcher", ["Sleepy", "Healthy"]));
     await post(url, healthy.registration("Healthy"));
     await post(url, { ServiceName: "Sleepy", ServiceURL: providerURL,
@@ -166,10 +113,3 @@ describe("registryservice command", () => {
       has(patch, providerURL), 3_000);
   });
 });
-
-const providerScript = `
-const http = require("node:http");
-const server = http.createServer((req, res) => res.end("ok"));
-server.keepAliveTimeout = 120000;
-server.listen(0, "127.0.0.1", () => console.log(server.address().port));
-`;

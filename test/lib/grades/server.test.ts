@@ -6,9 +6,9 @@ import { describe, it, type TestContext } from "node:test";
 import { seedStudents } from "../../../lib/grades/data.ts";
 import { createGradesHandler } from "../../../lib/grades/server.ts";
 import { openGradeStore, type GradeStore } from "../../../lib/grades/store.ts";
-import { createProviders } from "../../../lib/registry/providers.ts";
 import { listen } from "../../../lib/service/listen.ts";
 import { request, type RequestOptions } from "../../../lib/service/request.ts";
+import { handContext } from "../../support/context.ts";
 
 interface Grading {
   url: string;
@@ -23,17 +23,9 @@ async function startGrading(t: TestContext): Promise<Grading> {
   const dir = await mkdtemp(join(tmpdir(), "grades-server-"));
   const file = join(dir, "grades.json");
   const store = await openGradeStore({ file });
-  const lines: string[] = [];
-  const controller = new AbortController();
-  const context = {
-    url: "",
-    providers: createProviders(),
-    log: (line: string) => void lines.push(line),
-    signal: controller.signal,
-  };
+  const { context, lines } = handContext(t);
   const server = await listen(createGradesHandler(context, { store }), { host: "127.0.0.1" });
   t.after(async () => {
-    controller.abort();
     await server.close(0);
     await store.close();
     await rm(dir, { recursive: true, force: true });

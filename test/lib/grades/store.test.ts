@@ -1,14 +1,13 @@
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
 import { seedStudents } from "../../../lib/grades/data.ts";
 import { openGradeStore } from "../../../lib/grades/store.ts";
+import { tempDir } from "../../support/temp.ts";
 
 async function tempFile(t: TestContext): Promise<{ dir: string; file: string }> {
-  const dir = await mkdtemp(join(tmpdir(), "grades-store-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "grades-store");
   return { dir, file: join(dir, "grades.json") };
 }
 

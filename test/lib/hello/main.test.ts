@@ -1,20 +1,16 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { createLogServer } from "../../../lib/log/server.ts";
 import { createRegistry } from "../../../lib/registry/server.ts";
 import { listServices } from "../../../lib/registry/client.ts";
 import { listen } from "../../../lib/service/listen.ts";
 import { request } from "../../../lib/service/request.ts";
 import { startService } from "../../../lib/service/start.ts";
-
-const main = fileURLToPath(new URL("../../../cmd/helloservice/main.js", import.meta.url));
+import { startCommand } from "../../support/process.ts";
+import { eventually } from "../../support/wait.ts";
 
 describe("helloservice command", () => {
   it("registers, greets, logs through the log service and deregisters on SIGTERM", async (t) => {
@@ -43,37 +39,25 @@ describe("helloservice command", () => {
       await rm(dir, { recursive: true, force: true });
     });
 
-    const child = spawn(
-      process.execPath,
-      [main, "--host", "127.0.0.1", "--port", "0", "--registry", registryServer.url],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    const exited = once(child, "exit");
-    t.after(() => {
-      if (child.exitCode === null) child.kill("SIGKILL");
-    });
-    const stderr: string[] = [];
-    child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk.toString()));
-    let url = "";
-    for await (const line of createInterface({ input: child.stdout })) {
-      const match = /^HelloService listening on (http:\/\/127\.0\.0\.1:\d+)$/.exec(line);
-      if (match?.[1]) {
-        url = match[1];
-        break;
-      }
-    }
-    assert.notEqual(url, "", `no startup line; stderr: ${stderr.join("")}`);
+    const hello = startCommand(t, "helloservice",
+      ["--host", "127.0.0.1", "--port", "0", "--registry", registryServer.url]);
+    const [, url = ""] =
+      await hello.waitLine(/^HelloService listening on (http:\/\/127\.0\.0\.1:\d+)$/);
 
     const response = await request(`${url}/hello?name=Grace`);
     assert.equal(response.text(), "Hello, Grace!\n");
-    // registered is awaited by the registry listing it; patches reach it afterwards.
-    const listed = await listServices({ registryURL: registryServer.url, name: "HelloService" });
+    // It registers after printing its startup line: wait (bounded) until the registry lists it.
+    const options = { registryURL: registryServer.url, name: "HelloService" };
+    const listed = await eventually(async () => {
+      const services = await listServices(options);
+      return services.length > 0 ? services : undefined;
+    }, 5_000, "HelloService in the registry");
     assert.deepEqual(listed.map((s) => s.ServiceURL), [url]);
 
-    child.kill("SIGTERM");
-    const [code] = await exited;
-    assert.equal(code, 0, stderr.join(""));
-    const after = await listServices({ registryURL: registryServer.url, name: "HelloService" });
+    hello.child.kill("SIGTERM");
+    const { code } = await hello.exited;
+    assert.equal(code, 0, hello.stderr());
+    const after = await listServices(options);
     assert.deepEqual(after, [], "deregistered");
     // The remote logger flushed at shutdown, before the process exited.
     assert.match(await readFile(logFile, "utf8"), /\[HelloService\] - said hello to "Grace"/);

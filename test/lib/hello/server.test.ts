@@ -1,24 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, it, type TestContext } from "node:test";
 import { createHelloHandler } from "../../../lib/hello/server.ts";
-import { createProviders } from "../../../lib/registry/providers.ts";
 import { listen } from "../../../lib/service/listen.ts";
 import { request } from "../../../lib/service/request.ts";
+import { handContext } from "../../support/context.ts";
 
 async function startHello(t: TestContext) {
-  const lines: string[] = [];
-  const controller = new AbortController();
-  const context = {
-    url: "",
-    providers: createProviders(),
-    log: (line: string) => void lines.push(line),
-    signal: controller.signal,
-  };
+  const { context, lines } = handContext(t);
   const server = await listen(createHelloHandler(context), { host: "127.0.0.1" });
-  t.after(async () => {
-    controller.abort();
-    await server.close(0);
-  });
+  t.after(() => server.close(0));
   return { url: server.url, get: (path: string) => request(`${server.url}${path}`), lines };
 }
 

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
 import { createRemoteLogger, type RemoteLoggerOptions } from "../../../lib/log/client.ts";
@@ -9,7 +8,9 @@ import { createProviders, type Providers } from "../../../lib/registry/providers
 import type { Handler } from "../../../lib/service/http.ts";
 import { listen } from "../../../lib/service/listen.ts";
 import { createRouter } from "../../../lib/service/router.ts";
-import { collectLines, eventually, freePort } from "../service/fakes.ts";
+import { deadURL, tempDir } from "../../support/temp.ts";
+import { eventually } from "../../support/wait.ts";
+import { collectLines } from "../service/fakes.ts";
 
 const when = new Date(2026, 10, 25, 14, 40, 27);
 const stamp = "2026/11/25 14:40:27";
@@ -22,8 +23,7 @@ interface LogService {
 
 /** A real log service on a random port; `posts` counts the POSTs it received. */
 async function startLogService(t: TestContext, file?: string): Promise<LogService> {
-  const dir = await mkdtemp(join(tmpdir(), "remote-log-test-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "remote-log-test");
   const path = file ?? join(dir, "test.log");
   const server = await createLogServer({ file: path, now: () => when });
   const service: LogService = { url: "", file: path, posts: 0 };
@@ -160,7 +160,7 @@ describe("remote logger", () => {
   });
 
   it("skips a provider that refuses connections and forgets it", async (t) => {
-    const dead = `http://127.0.0.1:${await freePort()}`;
+    const dead = await deadURL();
     const live = await startLogService(t);
     const providers = createProviders();
     providers.apply(added(dead, live.url));

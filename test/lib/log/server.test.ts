@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm, truncate, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { once } from "node:events";
 import { request as httpRequest, type IncomingMessage } from "node:http";
@@ -8,7 +7,8 @@ import { describe, it, type TestContext } from "node:test";
 import { createLogServer, type LogServerOptions } from "../../../lib/log/server.ts";
 import { listen } from "../../../lib/service/listen.ts";
 import { request, type RequestOptions } from "../../../lib/service/request.ts";
-import { eventually } from "../service/fakes.ts";
+import { tempDir } from "../../support/temp.ts";
+import { eventually } from "../../support/wait.ts";
 
 const when = new Date(2026, 10, 25, 14, 40, 27);
 const stamp = "2026/11/25 14:40:27";
@@ -21,8 +21,7 @@ interface Started {
 }
 
 async function start(t: TestContext, options: Partial<LogServerOptions> = {}): Promise<Started> {
-  const dir = await mkdtemp(join(tmpdir(), "logserver-test-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "logserver-test");
   const file = options.file ?? join(dir, "test.log");
   const logs: string[] = [];
   const server = await createLogServer({
@@ -256,8 +255,7 @@ describe("log service GET /log", () => {
   });
 
   it("reads the tail of a large file across chunk boundaries, skipping a torn line", async (t) => {
-    const dir = await mkdtemp(join(tmpdir(), "logserver-tail-"));
-    t.after(() => rm(dir, { recursive: true, force: true }));
+    const dir = await tempDir(t, "logserver-tail");
     const file = join(dir, "big.log");
     // 30 000 lines of varying length (about 2 MB), then a torn line from a crash.
     const lines = Array.from({ length: 30_000 }, (_, i) => `go line ${i} ${"x".repeat(i % 97)}`);
@@ -284,8 +282,7 @@ describe("log service GET /log", () => {
   });
 
   it("returns every entry when the file has fewer than asked", async (t) => {
-    const dir = await mkdtemp(join(tmpdir(), "logserver-few-"));
-    t.after(() => rm(dir, { recursive: true, force: true }));
+    const dir = await tempDir(t, "logserver-few");
     const file = join(dir, "few.log");
     await writeFile(file, "\nfirst\nsecond\n");
     const { url } = await start(t, { file });

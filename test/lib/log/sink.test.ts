@@ -1,14 +1,13 @@
 import assert from "node:assert/strict";
-import { mkdtemp, open, readFile, rm, truncate, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { open, readFile, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
 import { openSink, type SinkFile } from "../../../lib/log/sink.ts";
+import { tempDir } from "../../support/temp.ts";
+import { deferred } from "../../support/wait.ts";
 
 async function tempFile(t: TestContext): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "sink-test-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return join(dir, "test.log");
+  return join(await tempDir(t, "sink-test"), "test.log");
 }
 
 /** Switches for a real file handle whose writes and fsyncs can be made to fail or wait. */
@@ -66,8 +65,8 @@ describe("sink", () => {
   it("groups appends that arrive while an fsync is in flight into the next round", async (t) => {
     const file = await tempFile(t);
     const control = faults();
-    let release = () => {};
-    control.gate = new Promise((resolve) => (release = resolve));
+    const gate = deferred();
+    control.gate = gate.promise;
     const firstSync = new Promise<void>((resolve) => (control.syncStarted = resolve));
     const sink = await openSink({ file, open: faultyOpen(control) });
     t.after(() => sink.close());
@@ -82,7 +81,7 @@ describe("sink", () => {
     }
     assert.equal(firstDone, false, "not acknowledged before its fsync completes");
     control.gate = undefined;
-    release();
+    gate.resolve();
     await Promise.all([first, ...later]);
     assert.equal(sink.fsyncs, 2, "20 appends in flight-time share one fsync");
     assert.equal(sink.entries, 21);

@@ -6,31 +6,18 @@ import { createPortalHandler } from "../../../lib/portal/server.ts";
 import { createProviders, type Providers } from "../../../lib/registry/providers.ts";
 import { listen } from "../../../lib/service/listen.ts";
 import { request, type RequestOptions } from "../../../lib/service/request.ts";
-import { eventually } from "../service/fakes.ts";
+import { handContext } from "../../support/context.ts";
+import { deadURL } from "../../support/temp.ts";
+import { deferred, eventually } from "../../support/wait.ts";
 import { startSystem, until, type System } from "./system.ts";
-
-/** A URL nothing listens on: a port that was just free. */
-async function deadURL(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return `http://127.0.0.1:${port}`;
-}
 
 /** A portal alone on a real server, with a hand-made context and providers. */
 async function startPortal(t: TestContext, providers: Providers, registryURL: string) {
-  const lines: string[] = [];
-  const controller = new AbortController();
-  const log = (line: string) => void lines.push(line);
-  const context = { url: "", providers, log, signal: controller.signal };
+  const { context, lines } = handContext(t, providers);
   const server = await listen(createPortalHandler(context, { registryURL, timeoutMs: 1_000 }), {
     host: "127.0.0.1",
   });
-  t.after(async () => {
-    controller.abort();
-    await server.close(0);
-  });
+  t.after(() => server.close(0));
   return { url: server.url, lines };
 }
 
@@ -207,9 +194,8 @@ describe("portal without its dependencies", () => {
 
   it("logs a browser that leaves mid-request as such, not as an unavailable service", async (t) => {
     // A grading provider that takes the request and never answers.
-    let arrived = () => {};
-    const forwarded = new Promise<void>((resolve) => (arrived = resolve));
-    const hung = createServer(() => arrived());
+    const forwarded = deferred();
+    const hung = createServer(() => forwarded.resolve());
     await new Promise<void>((resolve) => hung.listen(0, "127.0.0.1", resolve));
     t.after(() => {
       hung.closeAllConnections();
@@ -221,7 +207,7 @@ describe("portal without its dependencies", () => {
     const portal = await startPortal(t, providers, hungURL);
     const browser = new AbortController();
     const pending = request(`${portal.url}/students`, { signal: browser.signal });
-    await forwarded;
+    await forwarded.promise;
     browser.abort();
     await assert.rejects(pending, { code: "EABORTED" });
     await eventually(() => (portal.lines.length > 0 ? true : undefined), 5_000, "a log line");

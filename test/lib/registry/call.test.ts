@@ -5,7 +5,7 @@ import { describe, it, type TestContext } from "node:test";
 import { callProvider } from "../../../lib/registry/call.ts";
 import { createProviders, NoProviderError } from "../../../lib/registry/providers.ts";
 import { request, RequestError } from "../../../lib/service/request.ts";
-import { freePort } from "../service/fakes.ts";
+import { deadURL } from "../../support/temp.ts";
 
 async function startServer(t: TestContext, status = 200): Promise<string> {
   const server = createServer((_req, res) => {
@@ -29,7 +29,7 @@ const fetchText = async (url: string) => {
 describe("callProvider", () => {
   it("drops a provider whose connection is refused and uses another", async (t) => {
     const live = await startServer(t);
-    const dead = `http://127.0.0.1:${await freePort()}`;
+    const dead = await deadURL();
     // Random choice: try both orders until the dead one was chosen first at least once.
     for (let i = 0; i < 20; i++) {
       const providers = createProviders();
@@ -55,7 +55,7 @@ describe("callProvider", () => {
 
   it("throws NoProviderError with the connection error as cause when all are dead", async () => {
     const providers = createProviders();
-    const dead = [`http://127.0.0.1:${await freePort()}`, `http://127.0.0.1:${await freePort()}`];
+    const dead = [await deadURL(), await deadURL()];
     providers.apply({ Added: dead.map((URL) => ({ Name: "S", URL })), Removed: [] });
     let calls = 0;
     await assert.rejects(
@@ -90,7 +90,7 @@ describe("callProvider", () => {
 
   it("does not retry a URL a patch re-added during the call", async () => {
     const providers = createProviders();
-    const dead = `http://127.0.0.1:${await freePort()}`;
+    const dead = await deadURL();
     providers.apply({ Added: [{ Name: "S", URL: dead }], Removed: [] });
     // A patch that re-adds the URL lands the moment it is dropped.
     providers.onChange(() => {

@@ -9,7 +9,8 @@ import {
 } from "../../../lib/registry/client.ts";
 import type { Registration } from "../../../lib/registry/registration.ts";
 import { RequestError } from "../../../lib/service/request.ts";
-import { freePort, startFakeRegistry } from "../service/fakes.ts";
+import { deadURL } from "../../support/temp.ts";
+import { startFakeRegistry } from "../service/fakes.ts";
 
 const reg: Registration = {
   ServiceName: "LogService",
@@ -114,7 +115,7 @@ describe("registry client", () => {
   });
 
   it("names the registry URL when nothing listens there", async () => {
-    const registryURL = `http://127.0.0.1:${await freePort()}`;
+    const registryURL = await deadURL();
     await assert.rejects(register(reg, { registryURL }), (error: unknown) => {
       const message = `^registry: register "LogService" at ${registryURL}: .*ECONNREFUSED`;
       registryError(undefined, new RegExp(message))(error);

@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createInterface } from "node:readline";
 import { describe, it } from "node:test";
+import { startProvider } from "../../support/process.ts";
 import { eventually, has, list, post, startFake, startRegistry } from "./helpers.ts";
 
 const fast = { heartbeatIntervalMs: 50, heartbeatTimeoutMs: 200, retryDelayMs: 20 };
@@ -136,13 +135,7 @@ describe("registry crash detection", () => {
     async (t) => {
       const { url } = await startRegistry(t, { heartbeatIntervalMs: 60_000, failures: 3 });
       const watcher = await startFake(t);
-      const child = spawn(process.execPath, ["-e", providerScript], { stdio: ["ignore",
-        "pipe", "inherit"] });
-      t.after(() => {
-        if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-      });
-      const [line] = (await once(createInterface({ input: child.stdout }), "line")) as [string];
-      const provider = `http://127.0.0.1:${line.trim()}`;
+      const { child, url: provider } = await startProvider(t);
       await post(url, watcher.registration("Watcher", ["Crashy"]));
       await post(url, { ServiceName: "Crashy", ServiceURL: provider,
         HeartbeatURL: `${provider}/heartbeat` });
@@ -158,10 +151,3 @@ describe("registry crash detection", () => {
       assert.equal((await list(url, "Crashy"))[0]?.Status, "critical");
     });
 });
-
-const providerScript = `
-const http = require("node:http");
-const server = http.createServer((req, res) => res.end("ok"));
-server.keepAliveTimeout = 120000;
-server.listen(0, "127.0.0.1", () => console.log(server.address().port));
-`;

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { createNotifier } from "../../../lib/registry/notify.ts";
 import type { Patch } from "../../../lib/registry/registration.ts";
+import { deferred } from "../../support/wait.ts";
 import { has, post, remove, startFake, startRegistry } from "./helpers.ts";
 
 /** Applies patches in order with set semantics, as a dependent's providers do. */
@@ -55,8 +56,8 @@ describe("registry notifications", () => {
     const { url } = await startRegistry(t);
     const dependent = await startFake(t);
     await post(url, dependent.registration("Dependent", ["P"]));
-    let release = () => {};
-    dependent.hold = new Promise((resolve) => (release = resolve));
+    const hold = deferred();
+    dependent.hold = hold.promise;
     const p = "http://127.0.0.1:1/p";
     await post(url, { ServiceName: "P", ServiceURL: p });
     await dependent.waitPatch((patch) => has(patch, p));
@@ -67,7 +68,7 @@ describe("registry notifications", () => {
     }
     assert.equal((await remove(url, p)).status, 200);
     dependent.hold = undefined;
-    release();
+    hold.resolve();
     await dependent.waitPatch((patch) => has(patch, p, "Removed"));
     assert.deepEqual(applyAll(dependent.patches), []);
     // Merged while waiting: one patch for the whole flapping.

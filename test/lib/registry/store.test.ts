@@ -1,17 +1,11 @@
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { describe, it, type TestContext } from "node:test";
+import { describe, it } from "node:test";
 import { parseServiceList } from "../../../lib/registry/registration.ts";
 import { createStateStore } from "../../../lib/registry/store.ts";
+import { tempDir } from "../../support/temp.ts";
 import { has, list, post, remove, startFake, startRegistry } from "./helpers.ts";
-
-async function tempDir(t: TestContext): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "registry-store-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 async function saved(path: string): Promise<string[]> {
   const rows = parseServiceList(JSON.parse(await readFile(path, "utf8")));
@@ -20,7 +14,7 @@ async function saved(path: string): Promise<string[]> {
 
 describe("registry state file", () => {
   it("has every registration on disk by the time it is acknowledged", async (t) => {
-    const statePath = join(await tempDir(t), "registry.json");
+    const statePath = join(await tempDir(t, "registry-store"), "registry.json");
     const { url } = await startRegistry(t, { statePath });
     const expected: string[] = [];
     for (let i = 0; i < 5; i++) {
@@ -34,7 +28,7 @@ describe("registry state file", () => {
   });
 
   it("survives a restart and checks the loaded registrations at once", async (t) => {
-    const statePath = join(await tempDir(t), "registry.json");
+    const statePath = join(await tempDir(t, "registry-store"), "registry.json");
     const provider = await startFake(t);
     const watcher = await startFake(t);
     const first = await startRegistry(t, { statePath, heartbeatIntervalMs: 60_000 });
@@ -57,7 +51,7 @@ describe("registry state file", () => {
   });
 
   it("sets a corrupt state file aside, reports it and starts empty", async (t) => {
-    const dir = await tempDir(t);
+    const dir = await tempDir(t, "registry-store");
     const statePath = join(dir, "registry.json");
     const cases = ["{not json", '{"Services":[{"ServiceName":7}]}', ""];
     for (const content of cases) {
@@ -77,7 +71,7 @@ describe("registry state file", () => {
   });
 
   it("answers 500, not a false 200, when the state cannot be saved", async (t) => {
-    const statePath = join(await tempDir(t), "missing-dir", "registry.json");
+    const statePath = join(await tempDir(t, "registry-store"), "missing-dir", "registry.json");
     const { url, lines } = await startRegistry(t, { statePath });
     const response = await post(url, { ServiceName: "S", ServiceURL: "http://127.0.0.1:1/s" });
     assert.equal(response.status, 500);
@@ -86,7 +80,7 @@ describe("registry state file", () => {
   });
 
   it("coalesces saves requested during a write into one write", async (t) => {
-    const path = join(await tempDir(t), "state.json");
+    const path = join(await tempDir(t, "registry-store"), "state.json");
     let snapshots = 0;
     const store = createStateStore({
       path,

@@ -1,7 +1,8 @@
-// Test helpers: a tiny real registry stand-in on node:http, a reserved port, and waiting with
-// a deadline. Real sockets, no HTTP mocks.
+// Test helpers: a tiny real registry stand-in on node:http and a Logger whose lines a test
+// can await. Real sockets, no HTTP mocks.
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { createWaiters } from "../../support/wait.ts";
 
 /** One request the fake registry received. */
 export interface Recorded {
@@ -41,7 +42,7 @@ export function defaultAnswer(request: Recorded): Answer {
 /** Starts a fake registry on 127.0.0.1 (`port` 0 = any free port). */
 export async function startFakeRegistry(port = 0): Promise<FakeRegistry> {
   const requests: Recorded[] = [];
-  const waiters = new Set<() => void>();
+  const waiters = createWaiters();
   const answer = async (recorded: Recorded): Promise<Answer> => {
     try {
       return await fake.respond(recorded);
@@ -62,7 +63,7 @@ export async function startFakeRegistry(port = 0): Promise<FakeRegistry> {
           body: Buffer.concat(chunks).toString("utf8"),
         };
         requests.push(recorded);
-        for (const wake of [...waiters]) wake();
+        waiters.wake();
         void answer(recorded).then(({ status, body = "", contentType }) => {
           res.writeHead(status, {
             "Content-Type": contentType ?? "application/json",
@@ -75,21 +76,11 @@ export async function startFakeRegistry(port = 0): Promise<FakeRegistry> {
     requests,
     respond: defaultAnswer,
     waitFor(match, from = 0, ms = 5_000) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const found = requests.slice(from).find(match);
-          if (!found) return false;
-          waiters.delete(check);
-          clearTimeout(timer);
-          resolve(found);
-          return true;
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          reject(new Error(`fake registry: no matching request within ${ms} ms`));
-        }, ms);
-        if (!check()) waiters.add(check);
-      });
+      return waiters.until(
+        () => requests.slice(from).find(match),
+        ms,
+        () => new Error(`fake registry: no matching request within ${ms} ms`),
+      );
     },
     async close() {
       await new Promise<void>((resolve) => {
@@ -106,33 +97,6 @@ export async function startFakeRegistry(port = 0): Promise<FakeRegistry> {
   return fake;
 }
 
-/** A port nothing listens on right now: bound, then released. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-/**
- * Retries `probe` until it returns a value other than `undefined`, for at most `ms`.
- * For conditions that have no event to await (e.g. "the port refuses connections").
- */
-export async function eventually<T>(
-  probe: () => Promise<T | undefined> | T | undefined,
-  ms = 5_000,
-  what = "condition",
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 /** A Logger that keeps its lines and lets a test await one. */
 export interface Lines {
   log: (message: string) => void;
@@ -143,30 +107,19 @@ export interface Lines {
 /** Collects log lines in memory. */
 export function collectLines(): Lines {
   const lines: string[] = [];
-  const waiters = new Set<() => void>();
+  const waiters = createWaiters();
   return {
     lines,
     log: (message) => {
       lines.push(message);
-      for (const wake of [...waiters]) wake();
+      waiters.wake();
     },
     waitFor(pattern, ms = 5_000) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const found = lines.find((line) => pattern.test(line));
-          if (found === undefined) return false;
-          waiters.delete(check);
-          clearTimeout(timer);
-          resolve(found);
-          return true;
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          const seen = lines.join("\n");
-          reject(new Error(`no log line matching ${pattern} within ${ms} ms:\n${seen}`));
-        }, ms);
-        if (!check()) waiters.add(check);
-      });
+      return waiters.until(
+        () => lines.find((line) => pattern.test(line)),
+        ms,
+        () => new Error(`no log line matching ${pattern} within ${ms} ms:\n${lines.join("\n")}`),
+      );
     },
   };
 }

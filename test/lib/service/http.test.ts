@@ -16,6 +16,7 @@ import {
 } from "../../../lib/service/http.ts";
 import { listen } from "../../../lib/service/listen.ts";
 import { request } from "../../../lib/service/request.ts";
+import { deferred } from "../../support/wait.ts";
 
 async function serve(t: TestContext, handler: Handler): Promise<string> {
   const listening = await listen(handler, { host: "127.0.0.1" });
@@ -112,21 +113,15 @@ describe("body readers", () => {
 
   it("turn a body cut short by the client into HttpError 400", async (t) => {
     let failure: unknown;
-    let failed = () => {};
-    const seen = new Promise<void>((resolve) => {
-      failed = resolve;
-    });
-    let entered = () => {};
-    const reading = new Promise<void>((resolve) => {
-      entered = resolve;
-    });
+    const seen = deferred();
+    const reading = deferred();
     const url = await serve(t, async (req) => {
-      entered();
+      reading.resolve();
       try {
         await readBody(req);
       } catch (error) {
         failure = error;
-        failed();
+        seen.resolve();
       }
     });
     const headers = { "Content-Length": 100 };
@@ -134,9 +129,9 @@ describe("body readers", () => {
     req.on("error", () => {});
     req.write("only a part");
     // Hang up once the server is reading the body.
-    await reading;
+    await reading.promise;
     req.destroy();
-    await seen;
+    await seen.promise;
     assert.ok(failure instanceof HttpError);
     assert.equal(failure.status, 400);
     assert.equal(failure.message, "request body: connection aborted");

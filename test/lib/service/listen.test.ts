@@ -6,25 +6,20 @@ import { describe, it } from "node:test";
 import { sendText, type Handler } from "../../../lib/service/http.ts";
 import { listen } from "../../../lib/service/listen.ts";
 import { request } from "../../../lib/service/request.ts";
+import { deferred } from "../../support/wait.ts";
 
 /** A handler whose `/slow` requests wait until released. */
 function gated() {
-  let release = () => {};
-  const released = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  let entered = () => {};
-  const inside = new Promise<void>((resolve) => {
-    entered = resolve;
-  });
+  const released = deferred();
+  const inside = deferred();
   const handler: Handler = async (req, res) => {
     if (req.url === "/slow") {
-      entered();
-      await released;
+      inside.resolve();
+      await released.promise;
     }
     sendText(res, 200, `done ${req.url ?? ""}`);
   };
-  return { handler, release, inside };
+  return { handler, release: () => released.resolve(), inside: inside.promise };
 }
 
 /** Reads from a raw socket until `count` HTTP responses (with Content-Length) are complete. */

@@ -12,7 +12,8 @@ import {
   type ServiceHandle,
   type ServiceOptions,
 } from "../../../lib/service/start.ts";
-import { collectLines, eventually, type Lines } from "./fakes.ts";
+import { eventually } from "../../support/wait.ts";
+import { collectLines, type Lines } from "./fakes.ts";
 
 const fast: RegistryOptions = {
   heartbeatIntervalMs: 50,

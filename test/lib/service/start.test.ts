@@ -10,11 +10,11 @@ import {
   type ServiceHandle,
   type ServiceOptions,
 } from "../../../lib/service/start.ts";
+import { deadURL, freePort } from "../../support/temp.ts";
+import { deferred, eventually } from "../../support/wait.ts";
 import {
   collectLines,
   defaultAnswer,
-  eventually,
-  freePort,
   startFakeRegistry,
   type FakeRegistry,
   type Lines,
@@ -258,17 +258,11 @@ describe("startService", () => {
 
   it("shuts down in order: DELETE while serving, drain in-flight, then stop", async (t) => {
     const fake = await registry(t);
-    let release = () => {};
-    const released = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let entered = () => {};
-    const inFlight = new Promise<void>((resolve) => {
-      entered = resolve;
-    });
+    const released = deferred();
+    const inFlight = deferred();
     const slowApp: Handler = async (_req, res) => {
-      entered();
-      await released;
+      inFlight.resolve();
+      await released.promise;
       sendText(res, 200, "slow done");
     };
     let url = "";
@@ -281,7 +275,7 @@ describe("startService", () => {
     url = handle.url;
     await handle.registered;
     const slow = fresh(`${url}/slow`, { timeoutMs: 5_000 });
-    await inFlight;
+    await inFlight.promise;
     let finished = false;
     void handle.done.then(() => {
       finished = true;
@@ -301,7 +295,7 @@ describe("startService", () => {
     assert.equal(servingAtDelete, 200, "still serving while deregistering");
     // …but the in-flight request still finishes, and only then is it done.
     assert.equal(finished, false);
-    release();
+    released.resolve();
     const response = await slow;
     assert.equal(response.status, 200);
     assert.equal(response.text(), "slow done");
@@ -337,7 +331,7 @@ describe("startService", () => {
   });
 
   it("rejects registered when stopped before registering, and does not deregister", async (t) => {
-    const registryURL = `http://127.0.0.1:${await freePort()}`;
+    const registryURL = await deadURL();
     const { handle, controller, lines } = await start(t, registryURL, {
       retryMinMs: 10_000,
       retryMaxMs: 10_000,

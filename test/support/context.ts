@@ -1,0 +1,28 @@
+// Test helper: the context the service runner would hand to an app's handler factory, made by
+// hand so a handler can be tested alone on a real server.
+import type { TestContext } from "node:test";
+import { createProviders, type Providers } from "../../lib/registry/providers.ts";
+import type { ServiceContext } from "../../lib/service/start.ts";
+
+/** A hand-made service context and the lines logged through it. */
+export interface HandContext {
+  context: ServiceContext;
+  lines: string[];
+}
+
+/**
+ * Makes a `ServiceContext` with an empty URL, the given (default: empty) providers and a log
+ * kept in `lines`; its signal aborts in `t.after`, as a service's does when it shuts down.
+ */
+export function handContext(t: TestContext, providers: Providers = createProviders()): HandContext {
+  const lines: string[] = [];
+  const controller = new AbortController();
+  t.after(() => controller.abort());
+  const context = {
+    url: "",
+    providers,
+    log: (line: string) => void lines.push(line),
+    signal: controller.signal,
+  };
+  return { context, lines };
+}
