@@ -53,8 +53,9 @@ export function createRouter(
   return async (req, res) => {
     try {
       const path = (req.url ?? "/").split("?", 1)[0] ?? "/";
+      const segments = split(path);
       for (const route of compiled) {
-        const params = match(route.segments, split(path));
+        const params = match(route.segments, segments);
         if (!params) continue;
         const method = (req.method === "HEAD" ? "GET" : req.method) as Method;
         const handler = route.methods[method];
