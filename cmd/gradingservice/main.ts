@@ -2,7 +2,7 @@
 import { createGradesHandler } from "../../lib/grades/server.ts";
 import { openGradeStore } from "../../lib/grades/store.ts";
 import { streamLogger } from "../../lib/log/logger.ts";
-import { runCommand } from "../../lib/service/cli.ts";
+import { runCommand, serviceOptions } from "../../lib/service/cli.ts";
 import { startService } from "../../lib/service/start.ts";
 
 await runCommand(
@@ -20,11 +20,8 @@ await runCommand(
     try {
       const service = await startService({
         name: "GradingService",
-        host: flags.host,
-        port: flags.port,
-        registryURL: flags.registry,
+        ...serviceOptions(flags),
         requiredServices: ["LogService"],
-        ...(flags.token === undefined ? {} : { token: flags.token }),
         handler: (context) => createGradesHandler(context, { store }),
         signal,
       });

@@ -1,6 +1,6 @@
 // The hello service: the smallest complete service, the template for your own (README).
 import { createHelloHandler } from "../../lib/hello/server.ts";
-import { runCommand } from "../../lib/service/cli.ts";
+import { runCommand, serviceOptions } from "../../lib/service/cli.ts";
 import { startService } from "../../lib/service/start.ts";
 
 await runCommand(
@@ -14,12 +14,9 @@ await runCommand(
   async (flags, signal) => {
     const service = await startService({
       name: "HelloService",
-      host: flags.host,
-      port: flags.port,
-      registryURL: flags.registry,
+      ...serviceOptions(flags),
       // Requiring LogService makes context.log the remote logger.
       requiredServices: ["LogService"],
-      ...(flags.token === undefined ? {} : { token: flags.token }),
       handler: (context) => createHelloHandler(context),
       signal,
     });

@@ -1,7 +1,7 @@
 // The log service: appends every entry it is sent to one file, durably (SPEC §2, §4.3).
 import { streamLogger } from "../../lib/log/logger.ts";
 import { createLogServer } from "../../lib/log/server.ts";
-import { runCommand } from "../../lib/service/cli.ts";
+import { runCommand, serviceOptions } from "../../lib/service/cli.ts";
 import { startService } from "../../lib/service/start.ts";
 
 await runCommand(
@@ -24,10 +24,7 @@ await runCommand(
     try {
       const service = await startService({
         name: "LogService",
-        host: flags.host,
-        port: flags.port,
-        registryURL: flags.registry,
-        ...(flags.token === undefined ? {} : { token: flags.token }),
+        ...serviceOptions(flags),
         handler: () => server.handler,
         signal,
         log,

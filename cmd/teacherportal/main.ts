@@ -1,6 +1,6 @@
 // The teacher portal: web pages over the grading service, the log service and the registry.
 import { createPortalHandler } from "../../lib/portal/server.ts";
-import { runCommand } from "../../lib/service/cli.ts";
+import { runCommand, serviceOptions } from "../../lib/service/cli.ts";
 import { startService } from "../../lib/service/start.ts";
 
 await runCommand(
@@ -12,15 +12,14 @@ await runCommand(
     extra: {},
   },
   async (flags, signal) => {
-    const token = flags.token === undefined ? {} : { token: flags.token };
+    const options = serviceOptions(flags);
+    const { registryURL, token } = options;
     const service = await startService({
+      ...options,
       name: "TeacherPortal",
-      host: flags.host,
-      port: flags.port,
-      registryURL: flags.registry,
       requiredServices: ["GradingService", "LogService"],
-      ...token,
-      handler: (context) => createPortalHandler(context, { registryURL: flags.registry, ...token }),
+      handler: (context) =>
+        createPortalHandler(context, { registryURL, ...(token === undefined ? {} : { token }) }),
       signal,
     });
     process.stdout.write(`TeacherPortal listening on ${service.url}\n`);

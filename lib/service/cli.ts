@@ -37,6 +37,17 @@ export type Flags<E extends Record<string, ExtraFlag>> = CommonFlags & {
   [K in keyof E]: E[K]["kind"] extends "integer" ? number : string;
 };
 
+/** The `startService` options that come straight from the common flags. */
+export function serviceOptions(flags: CommonFlags): {
+  host: string;
+  port: number;
+  registryURL: string;
+  token?: string;
+} {
+  const { host, port, registry, token } = flags;
+  return { host, port, registryURL: registry, ...(token === undefined ? {} : { token }) };
+}
+
 /** A bad command line; `main` prints its message on one line and exits 2. */
 export class UsageError extends Error {
   override name = "UsageError";
