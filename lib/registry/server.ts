@@ -19,8 +19,9 @@ import {
   type Patch,
   type Registration,
 } from "./registration.ts";
+import type { Change } from "./journal.ts";
 import { createStateStore } from "./store.ts";
-import { createTable, serviceListJSON, type Entry } from "./table.ts";
+import { createTable, serviceListJSON, statusOf, type Entry } from "./table.ts";
 
 /** Options of `createRegistry`; defaults are those of SPEC §1. */
 export interface RegistryOptions {
@@ -51,8 +52,8 @@ export interface Registry {
   /** Answers `/services` (SPEC §2); everything else is `404`. */
   handler: Handler;
   /**
-   * Stops the health checks and timers, aborts the checks and patches in flight, and saves
-   * the state a last time. Requests after it get `503`.
+   * Stops the health checks and timers, aborts the checks and patches in flight, and writes
+   * a final snapshot of the state. Requests after it get `503`.
    */
   close(): Promise<void>;
 }
@@ -89,11 +90,10 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
     log,
     onStatus: (entry) => {
       announce(entry.reg, entry.status === "passing");
-      saveLater();
+      saveLater({ put: statusOf(entry) });
     },
     onExpire: (entry) => {
-      remove(entry);
-      saveLater();
+      saveLater(remove(entry));
     },
   });
   let closed = false;
@@ -107,18 +107,21 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
     }
   }
 
-  function remove(entry: Entry): void {
+  /** Removes `entry`; returns the change to record. */
+  function remove(entry: Entry): Change {
     table.delete(entry.reg.ServiceURL);
     health.remove(entry);
     // Sent even when already critical (and announced): a lost Removed gets another chance.
     announce(entry.reg, false);
+    return { remove: entry.reg.ServiceURL };
   }
 
-  function saveLater(): void {
-    store.save().catch(() => {}); // the store logs failures
+  function saveLater(change: Change): void {
+    store.record(change).catch(() => {}); // the store logs failures
   }
 
-  function register(reg: Registration): Patch {
+  /** Registers `reg`; returns the answer and the change to record. */
+  function register(reg: Registration): { initial: Patch; change: Change } {
     const existing = table.get(reg.ServiceURL);
     const wasVisible = existing?.status === "passing";
     const { entry, previous } = table.put(reg);
@@ -142,7 +145,7 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
     notifier.send(reg.ServiceUpdateURL, initial);
     log(`registry: ${previous ? "re-registered" : "registered"} ${reg.ServiceName} at ` +
       reg.ServiceURL);
-    return initial;
+    return { initial, change: { put: statusOf(entry) } };
   }
 
   function authorize(req: IncomingMessage): void {
@@ -156,9 +159,13 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
     }
   }
 
-  async function durable(): Promise<void> {
+  /**
+   * Records `change` and resolves once it is durable. Call it in the same tick as the change,
+   * so the journal has the changes in the order they happened.
+   */
+  async function durable(change: Change): Promise<void> {
     try {
-      await store.save();
+      await store.record(change);
     } catch (error) {
       throw new HttpError(500, "registry: could not save the registry state", { cause: error });
     }
@@ -182,8 +189,8 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
             authorize(req);
             const reg = parseRegistration(await readJSON(req, { limit: maxBodyBytes }));
             if (closed) throw new HttpError(503, "registry: shutting down");
-            const initial = register(reg);
-            await durable();
+            const { initial, change } = register(reg);
+            await durable(change);
             sendJSON(res, 200, initial);
           },
           DELETE: async (req, res) => {
@@ -192,9 +199,9 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
             if (closed) throw new HttpError(503, "registry: shutting down");
             const entry = table.get(url);
             if (!entry) throw new HttpError(404, `registry: no service registered at ${url}`);
-            remove(entry);
+            const change = remove(entry);
             log(`registry: deregistered ${entry.reg.ServiceName} at ${url}`);
-            await durable();
+            await durable(change);
             res.writeHead(200, { "Content-Length": 0 });
             res.end();
           },
@@ -229,7 +236,7 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
       closed = true;
       health.close();
       notifier.close();
-      await store.save().catch(() => {});
+      await store.close().catch(() => {}); // the store logs why
     },
   };
 }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
-import { eventually, has, list, post, startFake } from "../lib/registry/helpers.ts";
+import { eventually, has, list, post, remove, startFake } from "../lib/registry/helpers.ts";
 import { runCommand, startCommand, startProvider, type Spawned } from "../support/process.ts";
 import { tempDir } from "../support/temp.ts";
 
@@ -57,6 +57,59 @@ describe("registryservice command", () => {
     assert.deepEqual((await list(second.url)).map((row) => row.ServiceURL), [provider.url]);
     second.child.kill("SIGINT");
     assert.deepEqual(await second.exited, { code: 0, signal: null });
+  });
+
+  it("keeps every acknowledged registration when SIGKILLed during a burst", async (t) => {
+    const dir = await tempDir(t, "registry-system");
+    const statePath = join(dir, "registry.json");
+    const first = await start(t, ["--state", statePath, "--heartbeat-interval", "60000"]);
+    const acked = new Set<string>();
+    const deleted = new Set<string>();
+    let killed = false;
+    const worker = async (id: number) => {
+      for (let n = 0; !killed; n++) {
+        // Every tenth request deletes this worker's previous registration.
+        const url = `http://127.0.0.1:1/w${id}/${n % 10 === 9 ? n - 1 : n}`;
+        const response = await (n % 10 === 9
+          ? remove(first.url, url)
+          : post(first.url, { ServiceName: `W${id % 7}`, ServiceURL: url,
+            RequiredServices: ["W0"] })
+        ).catch((error: unknown) => {
+          if (killed) return undefined;
+          throw error;
+        });
+        // Cut off by the kill: a DELETE may or may not have been made durable.
+        if (response === undefined) {
+          if (n % 10 === 9) acked.delete(url);
+          return;
+        }
+        assert.equal(response.status, 200);
+        if (n % 10 === 9) {
+          acked.delete(url);
+          deleted.add(url);
+        } else {
+          acked.add(url);
+        }
+        if (acked.size >= 1_500 && !killed) {
+          killed = true;
+          first.child.kill("SIGKILL"); // with the other workers' registrations in flight
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 32 }, (_, id) => worker(id)));
+    assert.equal((await first.exited).signal, "SIGKILL");
+    // The journal was folded into a snapshot at least once during the burst.
+    assert.match(await readFile(statePath, "utf8"), /^\{"Services":\[/);
+
+    const second = await start(t, ["--state", statePath, "--heartbeat-interval", "60000"]);
+    const listed = new Set((await list(second.url)).map((row) => row.ServiceURL));
+    const lost = [...acked].filter((url) => !listed.has(url));
+    t.diagnostic(`${acked.size} registrations and ${deleted.size} deletions acknowledged; ` +
+      `${listed.size} listed after the restart`);
+    assert.deepEqual(lost.length, 0,
+      `${lost.length} of ${acked.size} acknowledged lost: ${lost.slice(0, 5).join(" ")}`);
+    assert.deepEqual([...deleted].filter((url) => listed.has(url)), [], "deletions kept");
+    assert.doesNotMatch(second.stderr(), /corrupt/);
   });
 
   it("takes the token from REGISTRY_TOKEN and keeps --state '' in memory", async (t) => {
