@@ -1,6 +1,12 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { open } from "node:fs/promises";
-import { HttpError, readBody, sendText, type Handler } from "../service/http.ts";
+import {
+  collectBody,
+  HttpError,
+  sendError,
+  sendText,
+  type Handler,
+} from "../service/http.ts";
 import { createRouter } from "../service/router.ts";
 import { entryHead, escapeMessage } from "./entry.ts";
 import type { Logger } from "./logger.ts";
@@ -58,38 +64,57 @@ export async function createLogServer(options: LogServerOptions): Promise<LogSer
   });
   const head = entryHead(prefix, now);
 
-  const post = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const body = await readBody(req);
+  // Answers its own errors (as the router would, with `sendError` and `log`) so that the
+  // whole request is callbacks: no promise, no async function between the body and the 200.
+  const fail = (res: ServerResponse, error: unknown): void => sendError(res, error, log);
+  const stored = (res: ServerResponse): void => {
+    try {
+      res.writeHead(200, { "Content-Length": 0 });
+      res.end();
+    } catch (error) {
+      fail(res, error);
+    }
+  };
+  const notStored = (res: ServerResponse, error: unknown): void => {
+    // The sink has logged the cause once for the whole round.
+    const code = (error as NodeJS.ErrnoException | undefined)?.code;
+    fail(res, new HttpError(500, `log: entry not stored: write failed${code ? ` (${code})` : ""}`, {
+      cause: error,
+    }));
+  };
+  // Formats the entry lines of a body and appends them; throws HttpError(400) for bad input.
+  const append = (req: IncomingMessage, body: Buffer): Promise<void> => {
     if (body.length === 0) throw new HttpError(400, "log: empty body, expected an entry");
-    let text: string;
-    let count: number;
-    if (isJSON(req.headers["content-type"])) {
-      const messages = parseBatch(body);
-      const start = head();
-      text = "";
-      for (let index = 0; index < messages.length; index++) {
-        const escaped = escapeMessage(messages[index] ?? "");
-        if (escaped === "") throw new HttpError(400, `log: element ${index}: empty entry`);
-        text += `${start}${escaped}\n`;
-      }
-      count = messages.length;
-    } else {
+    if (!isJSON(req.headers["content-type"])) {
       const message = escapeMessage(body.toString("utf8"));
       if (message === "") throw new HttpError(400, "log: empty entry");
-      text = `${head()}${message}\n`;
-      count = 1;
+      return sink.append(`${head()}${message}\n`, 1);
     }
-    try {
-      await sink.append(text, count);
-    } catch (error) {
-      // The sink has logged the cause once for the whole round.
-      const code = (error as NodeJS.ErrnoException).code;
-      throw new HttpError(500, `log: entry not stored: write failed${code ? ` (${code})` : ""}`, {
-        cause: error,
-      });
+    const messages = parseBatch(body);
+    const start = head();
+    let text = "";
+    for (let index = 0; index < messages.length; index++) {
+      const escaped = escapeMessage(messages[index] ?? "");
+      if (escaped === "") throw new HttpError(400, `log: element ${index}: empty entry`);
+      text += `${start}${escaped}\n`;
     }
-    res.writeHead(200, { "Content-Length": 0 });
-    res.end();
+    return sink.append(text, messages.length);
+  };
+
+  const post = (req: IncomingMessage, res: ServerResponse): void => {
+    collectBody(req, {}, (error, body) => {
+      if (error) return fail(res, error);
+      let appended: Promise<void>;
+      try {
+        appended = append(req, body);
+      } catch (error) {
+        return fail(res, error);
+      }
+      void appended.then(
+        () => stored(res),
+        (error: unknown) => notStored(res, error),
+      );
+    });
   };
 
   const get = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {

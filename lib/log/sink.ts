@@ -1,3 +1,4 @@
+import { fdatasync, write } from "node:fs";
 import { open } from "node:fs/promises";
 import type { Logger } from "./logger.ts";
 import { describeError } from "../service/http.ts";
@@ -59,6 +60,44 @@ function newRound(): Round {
   return { text: "", count: 0, promise, resolve, reject };
 }
 
+/** Callback forms of the two calls a round makes; `error` is `null` on success, as in `fs`. */
+interface RoundIO {
+  write(
+    buffer: Buffer,
+    offset: number,
+    length: number,
+    done: (error: unknown, bytesWritten: number) => void,
+  ): void;
+  datasync(done: (error: unknown) => void): void;
+}
+
+// The file the sink opened itself is written through its descriptor with the callback `fs`
+// calls: one thread-pool request each, without the FileHandle promise machinery.
+function descriptorIO(fd: number): RoundIO {
+  return {
+    write: (buffer, offset, length, done) =>
+      write(fd, buffer, offset, length, null, (error, bytesWritten) => done(error, bytesWritten)),
+    datasync: (done) => fdatasync(fd, done),
+  };
+}
+
+// An injected `SinkFile` (tests) keeps its promise methods; a rejection with no value still
+// counts as a failure.
+function fileIO(file: SinkFile): RoundIO {
+  const failure = (error: unknown) => error ?? new Error("log sink: operation failed");
+  return {
+    write: (buffer, offset, length, done) => {
+      file.write(buffer, offset, length).then(
+        ({ bytesWritten }) => done(null, bytesWritten),
+        (error: unknown) => done(failure(error), 0),
+      );
+    },
+    datasync: (done) => {
+      file.datasync().then(() => done(null), (error: unknown) => done(failure(error)));
+    },
+  };
+}
+
 /**
  * Opens `file` for appending (once; it stays open) and returns a group-commit sink.
  *
@@ -71,8 +110,16 @@ function newRound(): Round {
  */
 export async function openSink(options: SinkOptions): Promise<Sink> {
   const { file, log } = options;
-  const openFile = options.open ?? ((path: string) => open(path, "a"));
-  const handle = await openFile(file);
+  let handle: SinkFile;
+  let io: RoundIO;
+  if (options.open) {
+    handle = await options.open(file);
+    io = fileIO(handle);
+  } else {
+    const opened = await open(file, "a");
+    handle = opened;
+    io = descriptorIO(opened.fd);
+  }
   let size: number;
   let tornTail: boolean;
   try {
@@ -86,17 +133,10 @@ export async function openSink(options: SinkOptions): Promise<Sink> {
   let fsyncs = 0;
   let entries = 0;
   let next: Round | undefined;
+  // Set while rounds run; resolved once the queue is empty.
   let running: Promise<void> | undefined;
+  let idle: () => void = () => {};
   let closed = false;
-
-  const writeAll = async (buffer: Buffer): Promise<void> => {
-    let offset = 0;
-    while (offset < buffer.length) {
-      const { bytesWritten } = await handle.write(buffer, offset, buffer.length - offset);
-      if (bytesWritten <= 0) throw new Error("log sink: write made no progress");
-      offset += bytesWritten;
-    }
-  };
 
   // After a failure the file may hold part of the round: cut it back to where the round
   // began. Then look at the real last byte: if a fragment is left anyway (the cut failed, or
@@ -116,28 +156,48 @@ export async function openSink(options: SinkOptions): Promise<Sink> {
     }
   };
 
-  const run = async (): Promise<void> => {
-    while (next) {
-      const round = next;
-      next = undefined;
-      const text = tornTail ? `\n${round.text}` : round.text;
-      const buffer = Buffer.from(text, "utf8");
-      const start = size;
-      try {
-        await writeAll(buffer);
-        await handle.datasync();
-        fsyncs++;
-        entries += round.count;
-        size = start + buffer.length;
-        tornTail = false;
-        round.resolve();
-      } catch (error) {
-        log?.(`log sink: ${round.count} entries not written to ${file}: ${describeError(error)}`);
-        await repair(start);
-        round.reject(error);
-      }
+  // Rounds are chained through callbacks rather than awaits: at thousands of rounds a second
+  // the promise hops of FileHandle methods showed in profiles.
+  const runRound = (): void => {
+    const round = next;
+    if (!round) {
+      running = undefined;
+      idle();
+      return;
     }
-    running = undefined;
+    next = undefined;
+    const buffer = Buffer.from(tornTail ? `\n${round.text}` : round.text, "utf8");
+    const start = size;
+    let offset = 0;
+    const fail = (error: unknown): void => {
+      log?.(`log sink: ${round.count} entries not written to ${file}: ${describeError(error)}`);
+      void repair(start).then(() => {
+        round.reject(error);
+        later();
+      });
+    };
+    const synced = (error: unknown): void => {
+      if (error !== null) return fail(error);
+      fsyncs++;
+      entries += round.count;
+      size = start + buffer.length;
+      tornTail = false;
+      round.resolve();
+      later();
+    };
+    const written = (error: unknown, bytesWritten: number): void => {
+      if (error !== null) return fail(error);
+      if (bytesWritten <= 0) return fail(new Error("log sink: write made no progress"));
+      offset += bytesWritten;
+      if (offset < buffer.length) io.write(buffer, offset, buffer.length - offset, written);
+      else io.datasync(synced);
+    };
+    io.write(buffer, 0, buffer.length, written);
+  };
+  // The next round starts on the next turn of the event loop, after the answers of this one
+  // are sent and the requests that arrived meanwhile are read: fuller rounds, fewer fsyncs.
+  const later = (): void => {
+    setImmediate(runRound);
   };
 
   return {
@@ -147,7 +207,10 @@ export async function openSink(options: SinkOptions): Promise<Sink> {
         next = newRound();
         // Start on the next turn of the event loop, so every request that arrived in this
         // one shares the first write too.
-        if (!running) running = new Promise<void>((resolve) => setImmediate(resolve)).then(run);
+        if (!running) {
+          running = new Promise<void>((resolve) => (idle = resolve));
+          later();
+        }
       }
       next.text += text;
       next.count += count;

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { HttpError, sendError } from "./http.ts";
+import { HttpError, pathOf, sendError } from "./http.ts";
 
 /** HTTP methods a route may answer. `HEAD` is answered by the `GET` handler. */
 export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
@@ -32,60 +32,90 @@ interface CompiledRoute {
   allow: string;
 }
 
+// The params of a route without `:name` segments: one shared, frozen, empty object.
+const noParams: Readonly<Record<string, string>> = Object.freeze({});
+
 /**
  * Builds a handler that dispatches on path and method, as Go's `ServeMux` does.
  *
  * An unknown path is answered `404`, a known path with another method `405` with `Allow`.
- * Whatever a route handler throws is answered through `onError` (by default `sendError`).
+ * Whatever a route handler throws or rejects with is answered through `onError` (by default
+ * `sendError`). The returned handler is synchronous when the route handler is: it returns
+ * a promise only for a route handler that returned one (that promise never rejects).
  */
 export function createRouter(
   routes: readonly Route[],
   options: RouterOptions = {},
-): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+): (req: IncomingMessage, res: ServerResponse) => void | Promise<void> {
   const compiled: CompiledRoute[] = routes.map((route) => {
     const names = Object.keys(route.methods);
     if (names.includes("GET")) names.push("HEAD");
     return { segments: split(route.path), methods: route.methods, allow: names.join(", ") };
   });
+  // A path spelled exactly as a route without `:name` segments (`/log`) is found without
+  // splitting it, unless an earlier route would match it first.
+  const literal = new Map<string, CompiledRoute>();
+  for (const [index, route] of compiled.entries()) {
+    if (route.segments.some((segment) => segment.startsWith(":"))) continue;
+    const earlier = compiled.slice(0, index).some((other) => match(other.segments, route.segments));
+    if (!earlier) literal.set(`/${route.segments.join("/")}`, route);
+  }
   const onError =
     options.onError ?? ((_req, res, error: unknown) => sendError(res, error, options.log));
 
-  return async (req, res) => {
+  const dispatch = (
+    route: CompiledRoute,
+    params: Readonly<Record<string, string>>,
+    path: string,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): void | Promise<void> => {
+    const method = (req.method === "HEAD" ? "GET" : req.method) as Method;
+    const handler = route.methods[method];
+    if (!handler) {
+      throw new HttpError(405, `method ${req.method ?? "?"} not allowed on ${path}`, {
+        headers: { Allow: route.allow },
+      });
+    }
+    const result = handler(req, res, params);
+    // Only an asynchronous handler costs a promise hop here.
+    if (result) return result.then(undefined, (error: unknown) => onError(req, res, error));
+    return undefined;
+  };
+
+  return (req, res) => {
     try {
-      const path = (req.url ?? "/").split("?", 1)[0] ?? "/";
+      const path = pathOf(req.url);
+      const exact = literal.get(path);
+      if (exact) return dispatch(exact, noParams, path, req, res);
       const segments = split(path);
       for (const route of compiled) {
         const params = match(route.segments, segments);
-        if (!params) continue;
-        const method = (req.method === "HEAD" ? "GET" : req.method) as Method;
-        const handler = route.methods[method];
-        if (!handler) {
-          throw new HttpError(405, `method ${req.method ?? "?"} not allowed on ${path}`, {
-            headers: { Allow: route.allow },
-          });
-        }
-        await handler(req, res, params);
-        return;
+        if (params) return dispatch(route, params, path, req, res);
       }
       throw new HttpError(404, `no such path: ${path}`);
     } catch (error) {
       onError(req, res, error);
+      return undefined;
     }
   };
 }
 
 function split(path: string): string[] {
-  return path.split("/").filter((segment) => segment !== "");
+  const segments: string[] = [];
+  for (const segment of path.split("/")) if (segment !== "") segments.push(segment);
+  return segments;
 }
 
-function match(pattern: string[], path: string[]): Record<string, string> | undefined {
+function match(pattern: string[], path: string[]): Readonly<Record<string, string>> | undefined {
   if (pattern.length !== path.length) return undefined;
-  const params: Record<string, string> = {};
-  for (const [index, want] of pattern.entries()) {
+  let params: Record<string, string> | undefined;
+  for (let index = 0; index < pattern.length; index++) {
+    const want = pattern[index] ?? "";
     const got = path[index] ?? "";
     if (want.startsWith(":")) {
       try {
-        params[want.slice(1)] = decodeURIComponent(got);
+        (params ??= {})[want.slice(1)] = decodeURIComponent(got);
       } catch {
         return undefined;
       }
@@ -93,5 +123,5 @@ function match(pattern: string[], path: string[]): Record<string, string> | unde
       return undefined;
     }
   }
-  return params;
+  return params ?? noParams;
 }

@@ -1,9 +1,9 @@
-import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "../log/logger.ts";
 import type { Providers } from "../registry/providers.ts";
 import { parsePatch, type Patch } from "../registry/registration.ts";
-import { HttpError, readJSON, type Handler } from "./http.ts";
+import { bearerCheck } from "./auth.ts";
+import { HttpError, pathOf, readJSON, type Handler } from "./http.ts";
 
 /** Options of `createRunnerHandler`. */
 export interface RunnerHandlerOptions {
@@ -31,15 +31,11 @@ export interface RunnerHandlerOptions {
  */
 export function createRunnerHandler(options: RunnerHandlerOptions): Handler {
   const { providers, log, token, onHeartbeat, onPatch, app } = options;
-  const expected = token === undefined ? undefined : digest(`Bearer ${token}`);
+  const authorize = bearerCheck(token, "update");
 
   const update = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     // Rejections are thrown for `listen` to answer and log once, like every client mistake.
-    if (expected && !timingSafeEqual(digest(req.headers.authorization ?? ""), expected)) {
-      throw new HttpError(401, "update: missing or wrong bearer token", {
-        headers: { "WWW-Authenticate": "Bearer" },
-      });
-    }
+    authorize(req);
     const patch = parsePatch(await readJSON(req));
     providers.apply(patch);
     onPatch?.(patch);
@@ -48,8 +44,10 @@ export function createRunnerHandler(options: RunnerHandlerOptions): Handler {
     res.end();
   };
 
-  return async (req, res) => {
-    const path = (req.url ?? "/").split("?", 1)[0];
+  // Not `async`: the app's answer (a promise or none) is passed straight through, so a
+  // synchronous app costs no promise here.
+  return (req, res) => {
+    const path = pathOf(req.url);
     if (path === "/heartbeat") {
       if (req.method !== "GET" && req.method !== "HEAD") {
         throw new HttpError(405, `method ${req.method ?? "?"} not allowed on /heartbeat`, {
@@ -59,19 +57,11 @@ export function createRunnerHandler(options: RunnerHandlerOptions): Handler {
       onHeartbeat?.();
       res.writeHead(200, { "Content-Length": 0 });
       res.end();
-      return;
+      return undefined;
     }
-    if (path === "/services" && req.method === "POST") {
-      await update(req, res);
-      return;
-    }
-    await app(req, res);
+    if (path === "/services" && req.method === "POST") return update(req, res);
+    return app(req, res);
   };
-}
-
-/** Hashing both sides first makes the comparison constant-time whatever the lengths. */
-function digest(text: string): Buffer {
-  return createHash("sha256").update(text).digest();
 }
 
 function describePatch(patch: Patch): string {
