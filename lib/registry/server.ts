@@ -1,5 +1,3 @@
-import { timingSafeEqual } from "node:crypto";
-import type { IncomingMessage } from "node:http";
 import { streamLogger, type Logger } from "../log/logger.ts";
 import {
   HttpError,
@@ -10,6 +8,7 @@ import {
   sendJSON,
   type Handler,
 } from "../service/http.ts";
+import { bearerCheck } from "../service/auth.ts";
 import { createRouter } from "../service/router.ts";
 import { createHealthChecker } from "./health.ts";
 import { createNotifier } from "./notify.ts";
@@ -148,16 +147,8 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
     return { initial, change: { put: statusOf(entry) } };
   }
 
-  function authorize(req: IncomingMessage): void {
-    if (options.token === undefined || options.token === "") return;
-    const expected = Buffer.from(`Bearer ${options.token}`);
-    const got = Buffer.from(req.headers.authorization ?? "");
-    if (got.length !== expected.length || !timingSafeEqual(got, expected)) {
-      throw new HttpError(401, "registry: missing or wrong bearer token", {
-        headers: { "WWW-Authenticate": 'Bearer realm="registry"' },
-      });
-    }
-  }
+  const authorize = bearerCheck(options.token, "registry");
+
 
   /**
    * Records `change` and resolves once it is durable. Call it in the same tick as the change,

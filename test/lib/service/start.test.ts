@@ -165,7 +165,7 @@ describe("startService", () => {
     const patch = '{"Added":[{"Name":"A","URL":"http://h:1"}]}';
     const missing = await postPatch(handle.url, patch);
     assert.equal(missing.status, 401);
-    assert.equal(missing.headers["www-authenticate"], "Bearer");
+    assert.equal(missing.headers["www-authenticate"], 'Bearer realm="update"');
     const wrong = await postPatch(handle.url, patch, { Authorization: "Bearer s3cre" });
     assert.equal(wrong.status, 401);
     assert.deepEqual(handle.providers.list("A"), []);

@@ -1,0 +1,28 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+import { HttpError } from "./http.ts";
+
+/**
+ * A check of the shared bearer token of SPEC §7: `check(req)` throws `HttpError(401)`
+ * (message `<context>: missing or wrong bearer token`, with `WWW-Authenticate`) unless the
+ * request carries `Authorization: Bearer <token>`. Without a token every request passes, so
+ * the system stays wire-compatible with Go services.
+ */
+export function bearerCheck(
+  token: string | undefined,
+  context: string,
+): (req: IncomingMessage) => void {
+  if (token === undefined || token === "") return () => {};
+  const expected = digest(`Bearer ${token}`);
+  return (req) => {
+    // Hashing both sides first makes the comparison constant-time whatever the lengths.
+    if (timingSafeEqual(digest(req.headers.authorization ?? ""), expected)) return;
+    throw new HttpError(401, `${context}: missing or wrong bearer token`, {
+      headers: { "WWW-Authenticate": `Bearer realm="${context}"` },
+    });
+  };
+}
+
+function digest(text: string): Buffer {
+  return createHash("sha256").update(text).digest();
+}
