@@ -43,6 +43,9 @@ await runCommand(
     },
   },
   async (flags, signal) => {
+    // A terminal or pipe that goes away (`make run | tee`, then Ctrl-C) must not kill the
+    // launcher with EPIPE halfway through stopping the services: its output just stops.
+    for (const stream of [process.stdout, process.stderr]) stream.on("error", () => {});
     if (flags.ports !== "fixed" && flags.ports !== "any") {
       throw new UsageError(`--ports: want fixed or any, got ${JSON.stringify(flags.ports)}`);
     }

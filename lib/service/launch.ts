@@ -64,6 +64,12 @@ export async function launch(options: LaunchOptions): Promise<void> {
   const running: Running[] = [];
   const urls = new Map<string, string>();
   let registryURL = "";
+  // Last resort: should the launcher itself die (an uncaught error), its children, each in
+  // its own process group, must not outlive it.
+  const orphanGuard = () => {
+    for (const { child } of running) child.kill("SIGTERM");
+  };
+  process.once("exit", orphanGuard);
   try {
     for (const spec of services) {
       const port = options.anyPorts ? 0 : spec === services[0] ? options.registryPort : spec.port;
@@ -120,6 +126,7 @@ export async function launch(options: LaunchOptions): Promise<void> {
       await exited;
       clearTimeout(timer);
     }
+    process.off("exit", orphanGuard);
   }
 }
 

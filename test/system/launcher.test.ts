@@ -6,33 +6,45 @@ import { join } from "node:path";
 import { createServer, type AddressInfo } from "node:net";
 import { createInterface } from "node:readline";
 import { promisify } from "node:util";
-import { describe, it } from "node:test";
+import { describe, it, type TestContext } from "node:test";
 import { request } from "../../lib/service/request.ts";
 import { commandPath } from "../support/process.ts";
 import { tempDir } from "../support/temp.ts";
 
 const launcher = commandPath("launcher");
 
+/** Starts the launcher on free ports and waits for its "Teacher portal" line. */
+async function startLauncher(t: TestContext, dir: string) {
+  const args = [launcher, "--ports", "any", "--dir", dir, "--host", "127.0.0.1"];
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+  const exited = once(child, "exit");
+  t.after(() => {
+    if (child.exitCode === null) child.kill("SIGKILL");
+  });
+  const lines: string[] = [];
+  const portal = new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout }).on("line", (line) => {
+      lines.push(line);
+      const match = /^Teacher portal: (\S+)\/students$/.exec(line);
+      if (match?.[1]) resolve(match[1]);
+    });
+    void exited.then(() => reject(new Error(`launcher exited early:\n${lines.join("\n")}`)));
+  });
+  createInterface({ input: child.stderr }).on("line", (line) => lines.push(line));
+  const portalURL = await portal;
+  // The summary lists every service's URL.
+  const urls = new Map<string, string>();
+  for (const line of lines) {
+    const match = /^ {2}(\w+) +(http:\/\/\S+)$/.exec(line);
+    if (match?.[1] && match[2]) urls.set(match[1], match[2]);
+  }
+  return { child, exited, lines, portalURL, urls };
+}
+
 describe("launcher (make run)", () => {
   it("starts all, serves the portal, stops all on SIGTERM; each deregisters", async (t) => {
     const dir = await tempDir(t, "launcher");
-    const args = [launcher, "--ports", "any", "--dir", dir, "--host", "127.0.0.1"];
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
-    const exited = once(child, "exit");
-    t.after(() => {
-      if (child.exitCode === null) child.kill("SIGKILL");
-    });
-    const lines: string[] = [];
-    const portal = new Promise<string>((resolve, reject) => {
-      createInterface({ input: child.stdout }).on("line", (line) => {
-        lines.push(line);
-        const match = /^Teacher portal: (\S+)\/students$/.exec(line);
-        if (match?.[1]) resolve(match[1]);
-      });
-      void exited.then(() => reject(new Error(`launcher exited early:\n${lines.join("\n")}`)));
-    });
-    createInterface({ input: child.stderr }).on("line", (line) => lines.push(line));
-    const portalURL = await portal;
+    const { child, exited, lines, portalURL, urls } = await startLauncher(t, dir);
 
     // Every service's output carries its name.
     for (const name of ["registry", "log", "grading", "portal", "hello"]) {
@@ -41,11 +53,6 @@ describe("launcher (make run)", () => {
         lines.some((line) => started.test(line)),
         `no prefixed startup line for ${name}:\n${lines.join("\n")}`,
       );
-    }
-    const urls = new Map<string, string>();
-    for (const line of lines) {
-      const match = /^ {2}(\w+) +(http:\/\/\S+)$/.exec(line);
-      if (match?.[1] && match[2]) urls.set(match[1], match[2]);
     }
     assert.equal(urls.size, 5, `summary lists every service:\n${lines.join("\n")}`);
 
@@ -97,5 +104,21 @@ describe("launcher (make run)", () => {
     const bad = await run("--ports", "some");
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--ports: want fixed or any, got "some"/);
+  });
+
+  it("stops every service even when its terminal is gone (`make run | tee`)", async (t) => {
+    const dir = await tempDir(t, "launcher");
+    const { child, exited, urls } = await startLauncher(t, dir);
+    // The reader goes away first: every later write of the launcher fails with EPIPE.
+    child.stdout.destroy();
+    child.stderr.destroy();
+    child.kill("SIGINT");
+    const [code] = await exited;
+    assert.equal(code, 0);
+    for (const url of urls.values()) {
+      await assert.rejects(request(url, { timeoutMs: 1_000 }), { code: "ECONNREFUSED" });
+    }
+    const state = await readFile(join(dir, "registry.json"), "utf8");
+    assert.doesNotMatch(state, /ServiceURL/, "all deregistered before the registry stopped");
   });
 });
