@@ -84,6 +84,8 @@ export function createRemoteLogger(options: RemoteLoggerOptions): RemoteLogger {
   // Lines with a sequence number below this have been echoed already.
   let echoedBelow = 0;
   let dropped = 0;
+  // Lines dropped from a full buffer that the log service has not been told about yet.
+  let overflowed = 0;
   let undeliverable = false;
   let closed = false;
   let pumping = false;
@@ -140,9 +142,17 @@ export function createRemoteLogger(options: RemoteLoggerOptions): RemoteLogger {
     advance(seq);
   };
 
-  const takeBatch = (): { body: string; end: number } => {
+  const takeBatch = (): { body: string; end: number; reported: number } => {
     let body = "[";
     let bytes = 2;
+    // The log file says where lines are missing: a notice goes before the survivors.
+    const reported = overflowed;
+    if (reported > 0) {
+      const notice = `[${serviceName}] - remote log: ${reported} older lines dropped, ` +
+        `the buffer of ${bufferLimit} was full while no log service was reachable`;
+      body += `${JSON.stringify(notice)},`;
+      bytes += Buffer.byteLength(notice) + 4;
+    }
     let index = head;
     for (; index < lines.length; index++) {
       const encoded = JSON.stringify(lines[index] ?? "");
@@ -151,7 +161,7 @@ export function createRemoteLogger(options: RemoteLoggerOptions): RemoteLogger {
       body += index > head ? `,${encoded}` : encoded;
       bytes += size;
     }
-    return { body: `${body}]`, end: headSeq + (index - head) };
+    return { body: `${body}]`, end: headSeq + (index - head), reported };
   };
 
   const waitRetry = () =>
@@ -171,7 +181,7 @@ export function createRemoteLogger(options: RemoteLoggerOptions): RemoteLogger {
     pumping = true;
     try {
       while (pending() > 0 && !stop.signal.aborted) {
-        const { body, end } = takeBatch();
+        const { body, end, reported } = takeBatch();
         let status: number | undefined;
         try {
           const response = await callProvider(providers, logServiceName, (url) =>
@@ -189,6 +199,7 @@ export function createRemoteLogger(options: RemoteLoggerOptions): RemoteLogger {
         }
         if (status !== undefined && status >= 200 && status < 300) {
           undeliverable = false;
+          overflowed -= reported;
           advance(end);
         } else if (status !== undefined && status < 500 && status !== 408 && status !== 429) {
           giveUp(end);
@@ -236,7 +247,10 @@ export function createRemoteLogger(options: RemoteLoggerOptions): RemoteLogger {
       }
       lines.push(line);
       if (undeliverable) echoPending();
-      if (pending() > bufferLimit) giveUp(headSeq + 1);
+      if (pending() > bufferLimit) {
+        giveUp(headSeq + 1);
+        overflowed += 1;
+      }
       schedule();
     } catch {
       // A Logger never throws into its caller.

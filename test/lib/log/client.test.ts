@@ -129,7 +129,7 @@ describe("remote logger", () => {
     assert.equal(remote.dropped, 0);
   });
 
-  it("drops the oldest lines beyond the buffer limit and counts them", async (t) => {
+  it("drops the oldest lines beyond the buffer limit, counts them and says so", async (t) => {
     const providers = createProviders();
     const { remote } = logger(t, providers, { bufferLimit: 5 });
     for (let i = 0; i < 8; i++) remote.log(`m${i}`);
@@ -140,7 +140,11 @@ describe("remote logger", () => {
     await remote.flush(AbortSignal.timeout(5_000));
     assert.deepEqual(
       (await entries(service.file)).map((line) => line.slice(`go ${stamp} `.length)),
-      ["m3", "m4", "m5", "m6", "m7"].map((m) => `[TestService] - ${m}`),
+      [
+        "remote log: 3 older lines dropped, the buffer of 5 was full while no log service " +
+          "was reachable",
+        ...["m3", "m4", "m5", "m6", "m7"],
+      ].map((m) => `[TestService] - ${m}`),
     );
   });
 
