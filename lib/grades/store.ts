@@ -1,6 +1,6 @@
-import { open, readFile, rename, rm } from "node:fs/promises";
-import { dirname } from "node:path";
+import { readFile } from "node:fs/promises";
 import type { Logger } from "../log/logger.ts";
+import { writeAtomically } from "../service/files.ts";
 import { HttpError, describeError } from "../service/http.ts";
 import { seedStudents } from "./data.ts";
 import { parseStudents, type Grade, type Student } from "./grades.ts";
@@ -50,9 +50,7 @@ interface Waiting {
 export async function openGradeStore(options: GradeStoreOptions): Promise<GradeStore> {
   const { file, log } = options;
   let students = new Map<number, Student>();
-  let temps = 0;
-  const save = (list: Student[]) =>
-    writeAtomic(file, `${JSON.stringify(list, null, 2)}\n`, temps++);
+  const save = (list: Student[]) => writeAtomically(file, `${JSON.stringify(list, null, 2)}\n`);
 
   const loaded = await load(file);
   if (loaded) {
@@ -139,38 +137,5 @@ async function load(file: string): Promise<Student[] | undefined> {
       `grades: ${file} is corrupt (${describeError(error)}); fix it or move it away to reseed`,
       { cause: error },
     );
-  }
-}
-
-/** Replaces `file` atomically: temp file, fsync, rename, fsync of the directory. */
-async function writeAtomic(file: string, text: string, serial: number): Promise<void> {
-  const temp = `${file}.${process.pid}.${serial}.tmp`;
-  try {
-    const handle = await open(temp, "w", 0o644);
-    try {
-      await handle.writeFile(text, "utf8");
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, file);
-  } catch (error) {
-    await rm(temp, { force: true }).catch(() => undefined);
-    throw error;
-  }
-  await syncDirectory(dirname(file));
-}
-
-// The rename is durable only once the directory entry is; some platforms cannot fsync a
-// directory (EISDIR/EPERM/EINVAL) — there the rename's own ordering is all we get.
-async function syncDirectory(directory: string): Promise<void> {
-  const handle = await open(directory, "r");
-  try {
-    await handle.sync();
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== "EISDIR" && code !== "EPERM" && code !== "EINVAL") throw error;
-  } finally {
-    await handle.close();
   }
 }

@@ -1,5 +1,6 @@
-import { open, readFile, rename, type FileHandle } from "node:fs/promises";
+import { open, readFile, type FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
+import { syncDirectory } from "../service/files.ts";
 import { describeError } from "../service/http.ts";
 import { parseServiceList, type ServiceStatus } from "./registration.ts";
 
@@ -136,20 +137,6 @@ export function createJournal(path: string): Journal {
   };
 }
 
-/** Makes a rename or a new file durable; some file systems cannot fsync a directory. */
-export async function syncDirectory(directory: string): Promise<void> {
-  let handle;
-  try {
-    handle = await open(directory, "r");
-    await handle.sync();
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== "EISDIR" && code !== "EINVAL" && code !== "EPERM") throw error;
-  } finally {
-    await handle?.close();
-  }
-}
-
 /** The text of `file`, or `undefined` when it does not exist. */
 export async function readOptional(file: string): Promise<string | undefined> {
   try {
@@ -158,18 +145,4 @@ export async function readOptional(file: string): Promise<string | undefined> {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw new Error(`registry: reading state ${file}: ${describeError(error)}`, { cause: error });
   }
-}
-
-/** Replaces `file` with `text` so that a crash leaves the old or the new text, whole. */
-export async function writeAtomically(file: string, text: string): Promise<void> {
-  const temporary = `${file}.tmp`;
-  const handle = await open(temporary, "w");
-  try {
-    await handle.writeFile(text);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temporary, file);
-  await syncDirectory(dirname(file));
 }

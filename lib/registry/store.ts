@@ -1,5 +1,6 @@
 import { rename, rm } from "node:fs/promises";
 import type { Logger } from "../log/logger.ts";
+import { writeAtomically } from "../service/files.ts";
 import { describeError } from "../service/http.ts";
 import {
   applyChange,
@@ -7,7 +8,6 @@ import {
   encodeChange,
   parseJournal,
   readOptional,
-  writeAtomically,
   type Change,
 } from "./journal.ts";
 import { parseServiceList, type ServiceStatus } from "./registration.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
 import { seedStudents } from "../../../lib/grades/data.ts";
@@ -68,13 +68,17 @@ describe("openGradeStore", () => {
   it("rejects a grade whose write fails and stores nothing of it", async (t) => {
     const { file } = await tempFile(t);
     const store = await openGradeStore({ file });
-    // The first save after opening uses temp serial 1 (serial 0 seeded the file).
-    await mkdir(`${file}.${process.pid}.1.tmp`);
+    // A non-empty directory where the file should be: the rename over it fails.
+    const saved = await readFile(file, "utf8");
+    await rm(file);
+    await mkdir(join(file, "blocker"), { recursive: true });
     await assert.rejects(
       store.addGrade(1, { Title: "Lost", Type: "Quiz", Score: 1 }),
       /grades: save .*grades\.json/,
     );
     assert.equal(store.get(1)?.Grades.length, 3);
+    await rm(file, { recursive: true });
+    await writeFile(file, saved);
     await store.addGrade(1, { Title: "Kept", Type: "Quiz", Score: 2 });
     const titles = (await openGradeStore({ file })).get(1)?.Grades.map((g) => g.Title);
     assert.deepEqual(titles, ["Quiz 1", "Week 1 Homework", "Quiz 2", "Kept"]);
