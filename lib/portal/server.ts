@@ -6,22 +6,15 @@ import {
   type Grade,
   type Student,
 } from "../grades/grades.ts";
-import type { Logger } from "../log/logger.ts";
 import { callProvider } from "../registry/call.ts";
 import { listServices } from "../registry/client.ts";
-import { NoProviderError } from "../registry/providers.ts";
 import { HttpError, describeError, readText, type Handler } from "../service/http.ts";
 import { RequestError, request, type Response } from "../service/request.ts";
 import { createRouter } from "../service/router.ts";
 import type { ServiceContext } from "../service/start.ts";
-import {
-  errorPage,
-  logsPage,
-  servicesPage,
-  studentPage,
-  studentsPage,
-  type GradeForm,
-} from "./pages.ts";
+import { logsPage, servicesPage, studentPage, studentsPage, type GradeForm } from "./pages.ts";
+import { abandoned, answerError, redirect, sendPage } from "./respond.ts";
+import { badStatus, errorText, parseAnswer, unavailable } from "./upstream.ts";
 
 /** Options of `createPortalHandler`. */
 export interface PortalHandlerOptions {
@@ -34,16 +27,6 @@ export interface PortalHandlerOptions {
   /** Largest accepted form body in bytes; larger is `413`. Default 16 KiB. */
   maxFormBytes?: number;
 }
-
-const securityHeaders = {
-  // Defence in depth behind the escaping: no script runs, forms only post back here.
-  "Content-Security-Policy":
-    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; " +
-    "frame-ancestors 'none'",
-  "X-Content-Type-Options": "nosniff",
-  "Referrer-Policy": "no-referrer",
-  "Cache-Control": "no-store",
-};
 
 /**
  * The teacher portal (SPEC §4.5): server-rendered pages over the grading service, the log
@@ -211,61 +194,6 @@ export function createPortalHandler(
   );
 }
 
-/** Renders any error as an HTML page with its status; unexpected ones are logged as 500. */
-function answerError(req: IncomingMessage, res: ServerResponse, error: unknown, log: Logger): void {
-  const known = error instanceof HttpError ? error : undefined;
-  const where = `${req.method ?? "?"} ${(req.url ?? "/").slice(0, 200)}`;
-  if (res.destroyed) {
-    // The browser left; whatever failed after that (an aborted call) is nobody's answer.
-    log(`${where}: client went away before the answer`);
-    return;
-  }
-  if (known) {
-    log(`${where}: ${known.status} ${describeError(known)}`);
-  } else {
-    log(`internal error: ${where}: ${describeError(error)}`);
-  }
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const status = known?.status ?? 500;
-  const message = known?.message ?? "Something went wrong in the portal; the error is in the log.";
-  const headers: Record<string, string> = { ...known?.headers };
-  // The rest of a refused body is still on the wire (see sendError).
-  if (status === 413 || (req.method === "POST" && !req.complete)) headers["Connection"] = "close";
-  sendPage(res, status, errorPage(status, message), headers);
-}
-
-function sendPage(
-  res: ServerResponse,
-  status: number,
-  page: string,
-  headers: Record<string, string> = {},
-): void {
-  res.writeHead(status, {
-    ...securityHeaders,
-    ...headers,
-    "Content-Type": "text/html; charset=utf-8",
-    "Content-Length": Buffer.byteLength(page),
-  });
-  res.end(page);
-}
-
-function redirect(res: ServerResponse, status: number, location: string): void {
-  res.writeHead(status, { Location: location, "Content-Length": 0 });
-  res.end();
-}
-
-/** A signal that aborts when the browser goes away before its answer was sent. */
-function abandoned(res: ServerResponse): AbortSignal {
-  const controller = new AbortController();
-  res.once("close", () => {
-    if (!res.writableFinished) controller.abort(new Error("portal: client went away"));
-  });
-  return controller.signal;
-}
-
 /** The `{id}` of a page URL; anything but digits names no student, so it is a `404` page. */
 function pageID(text: string): number {
   if (!/^[0-9]{1,15}$/.test(text)) {
@@ -278,58 +206,4 @@ function pageID(text: string): number {
 function parseScore(text: string): number {
   const trimmed = text.trim();
   return /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(trimmed) ? Number(trimmed) : Number.NaN;
-}
-
-/** Turns a failed call to another service into the `503` page the user should see. */
-function unavailable(service: string, error: unknown): unknown {
-  if (error instanceof HttpError) return error;
-  if (error instanceof NoProviderError) {
-    const why =
-      error.cause === undefined ? "no instance is registered" : "no registered instance answered";
-    return new HttpError(503, `${service} is unavailable: ${why}. Try again in a moment.`, {
-      cause: error,
-    });
-  }
-  if (error instanceof RequestError) {
-    const why = error.code === "ETIMEDOUT" ? "it did not answer in time" : `${error.code}`;
-    return new HttpError(503, `${service} is unavailable: ${why}. Try again in a moment.`, {
-      cause: error,
-    });
-  }
-  return error;
-}
-
-function badStatus(service: string, response: Response): HttpError {
-  const detail = errorText(response);
-  const status = response.status >= 500 ? 503 : 502;
-  return new HttpError(
-    status,
-    `${service} is unavailable: it answered ${response.status}${detail ? ` (${detail})` : ""}.`,
-  );
-}
-
-/** Parses another service's JSON answer; anything unexpected is that service's fault (`502`). */
-function parseAnswer<T>(response: Response, parse: (value: unknown) => T): T {
-  if (response.status !== 200) throw badStatus("GradingService", response);
-  try {
-    return parse(response.json());
-  } catch (error) {
-    throw new HttpError(502, `GradingService sent a malformed answer: ${describeError(error)}`, {
-      cause: error,
-    });
-  }
-}
-
-/** The `error` of a JSON error body, or "" when there is none. */
-function errorText(response: Response): string {
-  try {
-    const body = response.json();
-    if (typeof body === "object" && body !== null && "error" in body) {
-      const message = (body as { error: unknown }).error;
-      if (typeof message === "string") return message.slice(0, 300);
-    }
-  } catch {
-    // Not JSON: no detail to show.
-  }
-  return "";
 }
