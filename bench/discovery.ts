@@ -1,9 +1,8 @@
 import type { BenchContext } from "./context.ts";
 import { deregisterAt, registerAt, startDependent } from "./dependent.ts";
-import type { Started } from "./proc.ts";
-import { keepAliveAgent, startRegistry } from "./services.ts";
+import { keepAliveAgent, registryOrSkip } from "./services.ts";
 import { fmt, summarize } from "./stats.ts";
-import { firstLine, skipped, type Row } from "./table.ts";
+import type { Row } from "./table.ts";
 
 const deadlineMs = 2_000;
 
@@ -16,17 +15,12 @@ export async function benchDiscovery(context: BenchContext): Promise<Row[]> {
   const addedWhat = "registration → dependent receives Added";
   const removedWhat = "graceful stop (DELETE) → dependent receives Removed, p50";
   const { quick, progress, signal } = context;
-  let registry: Started;
-  try {
-    registry = await startRegistry(context);
-  } catch (error) {
-    const reason = firstLine(error);
-    return [
-      skipped(`${addedWhat}, p50`, "≤ 5 ms", reason),
-      skipped(`${addedWhat}, p99`, "≤ 20 ms", reason),
-      skipped(removedWhat, "≤ 20 ms", reason),
-    ];
-  }
+  const registry = await registryOrSkip(context, [
+    [`${addedWhat}, p50`, "≤ 5 ms"],
+    [`${addedWhat}, p99`, "≤ 20 ms"],
+    [removedWhat, "≤ 20 ms"],
+  ]);
+  if (Array.isArray(registry)) return registry;
   const agent = keepAliveAgent(8);
   const dependent = await startDependent();
   try {

@@ -2,9 +2,9 @@ import type http from "node:http";
 import type { BenchContext } from "./context.ts";
 import { registerAt, startDependent, type Dependent } from "./dependent.ts";
 import { sleep, startNode, type Started } from "./proc.ts";
-import { keepAliveAgent, startRegistry } from "./services.ts";
+import { keepAliveAgent, registryOrSkip } from "./services.ts";
 import { fmt, summarize } from "./stats.ts";
-import { firstLine, skipped, type Row } from "./table.ts";
+import type { Row } from "./table.ts";
 
 // The registry's defaults (SPEC §1): the targets of SPEC §8 are stated for them.
 const intervalMs = 3_000;
@@ -29,18 +29,13 @@ export async function benchFailure(context: BenchContext): Promise<Row[]> {
   const killWhat = "kill -9 of a provider → dependent receives Removed";
   const bound = intervalMs + failures * (timeoutMs + retryMs);
   const stopWhat = "hung (SIGSTOP) provider → Removed";
-  let registry: Started;
-  try {
-    registry = await startRegistry(context);
-  } catch (error) {
-    const reason = firstLine(error);
-    return [
-      skipped(`${killWhat}, p50`, "≤ 100 ms", reason),
-      skipped(`${killWhat}, max`, "≤ 500 ms", reason),
-      skipped(stopWhat, `≤ ${fmt(bound)} ms`, reason),
-      skipped("hung provider: healthy providers' check gap", `≤ ${fmt(intervalMs)} ms`, reason),
-    ];
-  }
+  const registry = await registryOrSkip(context, [
+    [`${killWhat}, p50`, "≤ 100 ms"],
+    [`${killWhat}, max`, "≤ 500 ms"],
+    [stopWhat, `≤ ${fmt(bound)} ms`],
+    ["hung provider: healthy providers' check gap", `≤ ${fmt(intervalMs)} ms`],
+  ]);
+  if (Array.isArray(registry)) return registry;
   const { quick, progress, signal } = context;
   const agent = keepAliveAgent(16);
   const dependent = await startDependent();

@@ -2,10 +2,10 @@ import { once } from "node:events";
 import type { BenchContext } from "./context.ts";
 import { listAt, registerAt } from "./dependent.ts";
 import type { HeartbeatCommand, HeartbeatReport } from "./hbservers.ts";
-import { cpuMs, memoryMiB, sleep, startNode, type Started } from "./proc.ts";
-import { eachLimit, keepAliveAgent, startRegistry } from "./services.ts";
+import { cpuMs, memoryMiB, sleep, startNode } from "./proc.ts";
+import { eachLimit, keepAliveAgent, registryOrSkip, startRegistry } from "./services.ts";
 import { fmt, summarize } from "./stats.ts";
-import { firstLine, skipped, type Row } from "./table.ts";
+import type { Row } from "./table.ts";
 
 const intervalMs = 3_000;
 const concurrency = 64;
@@ -21,18 +21,13 @@ export async function benchScale(context: BenchContext): Promise<Row[]> {
   const count = quick ? 2_000 : 10_000;
   const observeWindows = 2;
   const label = fmt(count);
-  let registry: Started;
-  try {
-    registry = await startRegistry(context);
-  } catch (error) {
-    const reason = firstLine(error);
-    return [
-      skipped(`${label} registrations: time to register all`, "≤ 5 s", reason),
-      skipped(`${label} registrations: every instance checked each interval`, "100%", reason),
-      skipped(`${label} registrations: registry RSS`, "≤ 200 MB", reason),
-      skipped(`${label} registrations: GET /services`, "≤ 100 ms", reason),
-    ];
-  }
+  const registry = await registryOrSkip(context, [
+    [`${label} registrations: time to register all`, "≤ 5 s"],
+    [`${label} registrations: every instance checked each interval`, "100%"],
+    [`${label} registrations: registry RSS`, "≤ 200 MB"],
+    [`${label} registrations: GET /services`, "≤ 100 ms"],
+  ]);
+  if (Array.isArray(registry)) return registry;
   const heartbeatScript = new URL("./hbservers.js", import.meta.url);
   const heartbeats = await startNode(heartbeatScript, [String(count), "4"],
     { name: "heartbeat servers", ipc: true, signal });

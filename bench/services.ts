@@ -2,6 +2,7 @@ import http from "node:http";
 import { join } from "node:path";
 import { echo, profileArgs, type BenchContext } from "./context.ts";
 import { command, startNode, type Started } from "./proc.ts";
+import { firstLine, skipped, type Row } from "./table.ts";
 
 let registries = 0;
 
@@ -20,6 +21,21 @@ export async function startRegistry(context: BenchContext, extra: string[] = [])
     nodeArgs: profileArgs(context, "registry"),
     signal: context.signal,
   });
+}
+
+/**
+ * Starts the registry as `startRegistry` does; when it cannot be started, answers instead
+ * the benchmark's rows (`[what, target]`) as "not measured", with the reason.
+ */
+export async function registryOrSkip(
+  context: BenchContext,
+  rows: ReadonlyArray<readonly [what: string, target: string]>,
+): Promise<Started | Row[]> {
+  try {
+    return await startRegistry(context);
+  } catch (error) {
+    return rows.map(([what, target]) => skipped(what, target, firstLine(error)));
+  }
 }
 
 /** A keep-alive agent for the benchmark's own control requests. */

@@ -1,9 +1,9 @@
 import type { BenchContext } from "./context.ts";
 import { startDependent } from "./dependent.ts";
-import { command, startNode, type Started } from "./proc.ts";
-import { keepAliveAgent, startRegistry } from "./services.ts";
+import { command, startNode } from "./proc.ts";
+import { keepAliveAgent, registryOrSkip } from "./services.ts";
 import { fmt, medianSpread, summarize } from "./stats.ts";
-import { firstLine, skipped, type Row } from "./table.ts";
+import { skipped, type Row } from "./table.ts";
 
 /**
  * SPEC §8 start-up: spawn a real service process → the registry has it (timed by the
@@ -18,13 +18,9 @@ export async function benchStartup(context: BenchContext): Promise<Row[]> {
   if (!found) return [skipped(what, "≤ 300 ms", "no service command built")];
   const [name, serviceName] = found;
   const script = command(name);
-  let registry: Started;
-  try {
-    registry = await startRegistry(context);
-    if (!script) throw new Error(`cmd/${name} not built`);
-  } catch (error) {
-    return [skipped(what, "≤ 300 ms", firstLine(error))];
-  }
+  if (!script) return [skipped(what, "≤ 300 ms", `cmd/${name} not built`)];
+  const registry = await registryOrSkip(context, [[what, "≤ 300 ms"]]);
+  if (Array.isArray(registry)) return registry;
   const { quick, progress, signal } = context;
   const agent = keepAliveAgent(4);
   const dependent = await startDependent();
