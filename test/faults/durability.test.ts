@@ -7,6 +7,7 @@ import { Agent } from "node:http";
 import { after, before, describe, it } from "node:test";
 import { parseStudent } from "../../lib/grades/grades.ts";
 import { request } from "../../lib/service/request.ts";
+import { postEntries } from "../support/log.ts";
 import { counts, report, startSystem, waitFor, type System } from "./procs.ts";
 
 describe("no lost data under kill -9", () => {
@@ -33,14 +34,7 @@ describe("no lost data under kill -9", () => {
           ? Array.from({ length: 5 }, (_, k) => `load w${id} n${n} k${k} end`)
           : [`load w${id} n${n} end`];
         try {
-          const response = await request(`${log.url}/log`, {
-            method: "POST",
-            headers: { "Content-Type": batch ? "application/json" : "text/plain" },
-            body: batch ? JSON.stringify(messages) : (messages[0] ?? ""),
-            agent,
-            timeoutMs: 3_000,
-          });
-          if (response.status !== 200) throw new Error(`status ${response.status}`);
+          await postEntries(log.url, messages, { agent, timeoutMs: 3_000 });
         } catch (error) {
           if (killed) return;
           throw error;

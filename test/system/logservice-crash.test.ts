@@ -4,7 +4,7 @@ import { Agent } from "node:http";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { request } from "../../lib/service/request.ts";
+import { postEntries } from "../support/log.ts";
 import { startCommand } from "../support/process.ts";
 import { deadURL, tempDir } from "../support/temp.ts";
 
@@ -35,14 +35,7 @@ describe("logservice under kill -9", () => {
         const messages = ids.map((entry) => `entry ${entry} ${"payload ".repeat(8)}end`);
         sent += ids.length;
         try {
-          const response = await request(`${url}/log`, {
-            method: "POST",
-            headers: { "Content-Type": batch ? "application/json" : "text/plain" },
-            body: batch ? JSON.stringify(messages) : (messages[0] ?? ""),
-            agent,
-            timeoutMs: 5_000,
-          });
-          if (response.status !== 200) throw new Error(`status ${response.status}`);
+          await postEntries(url, messages, { agent, timeoutMs: 5_000 });
         } catch (error) {
           if (killed) return; // the crash cut this request off: not acknowledged
           throw error;
