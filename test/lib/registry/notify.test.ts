@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { createNotifier } from "../../../lib/registry/notify.ts";
 import type { Patch } from "../../../lib/registry/registration.ts";
-import { deferred } from "../../support/wait.ts";
+import { deferred, eventually } from "../../support/wait.ts";
 import { has, post, remove, startFake, startRegistry } from "./helpers.ts";
 
 /** Applies patches in order with set semantics, as a dependent's providers do. */
@@ -83,11 +83,7 @@ describe("registry notifications", () => {
     notifier.send("http://127.0.0.1:1/services", { Added: [{ Name: "A", URL: "http://a" }],
       Removed: [] });
     assert.equal(notifier.busy, 1);
-    const deadline = performance.now() + 5_000;
-    while (notifier.busy > 0 && performance.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-    assert.equal(notifier.busy, 0);
+    await eventually(() => (notifier.busy === 0 ? true : undefined), 5_000, "the give-up");
     assert.equal(lines.length, 1);
     assert.match(lines[0] ?? "", /giving up after 3 attempts: .*ECONNREFUSED/);
   });
