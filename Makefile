@@ -26,7 +26,7 @@ test: node_modules/.installed
 		$$(find dist/test -name '*.test.js' | sort)
 
 bench: build
-	$(NODE) dist/bench/main.js $(ARGS)
+	$(NODE) dist/test/bench/main.js $(ARGS)
 
 run: build
 	$(NODE) dist/cmd/launcher/main.js $(ARGS)

@@ -1,9 +1,10 @@
-// The grading service: students and their grades, saved to --data (SPEC §4.4).
+// The grading service: students and their grades, saved to --data
+// (docs/protocol.md#grading-service).
 import { createGradesHandler } from "../../lib/grades/server.ts";
 import { openGradeStore } from "../../lib/grades/store.ts";
-import { streamLogger } from "../../lib/log/logger.ts";
-import { runCommand, serviceOptions } from "../../lib/service/cli.ts";
-import { startService } from "../../lib/service/start.ts";
+import { streamLogger } from "../../lib/std/log.ts";
+import { runCommand } from "../../lib/std/command.ts";
+import { serviceOptions, startService } from "../../lib/service/start.ts";
 
 await runCommand(
   process,

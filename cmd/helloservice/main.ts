@@ -1,7 +1,7 @@
 // The hello service: the smallest complete service, the template for your own (README).
 import { createHelloHandler } from "../../lib/hello/server.ts";
-import { runCommand, serviceOptions } from "../../lib/service/cli.ts";
-import { startService } from "../../lib/service/start.ts";
+import { runCommand } from "../../lib/std/command.ts";
+import { serviceOptions, startService } from "../../lib/service/start.ts";
 
 await runCommand(
   process,

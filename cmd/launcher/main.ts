@@ -1,6 +1,6 @@
 // The launcher behind `make run`: every service as its own process, in dependency order.
-import { runCommand, UsageError } from "../../lib/service/cli.ts";
-import { launch, type ServiceSpec } from "../../lib/service/launch.ts";
+import { runCommand, UsageError } from "../../lib/std/command.ts";
+import { launch, type ServiceSpec } from "../../lib/launcher/launch.ts";
 
 const services = (dir: string): ServiceSpec[] => [
   {

@@ -1,8 +1,9 @@
-// The log service: appends every entry it is sent to one file, durably (SPEC §2, §4.3).
-import { streamLogger } from "../../lib/log/logger.ts";
+// The log service: appends every entry it is sent to one file, durably
+// (docs/protocol.md#wire-protocol, docs/protocol.md#log-service).
+import { streamLogger } from "../../lib/std/log.ts";
 import { createLogServer } from "../../lib/log/server.ts";
-import { runCommand, serviceOptions } from "../../lib/service/cli.ts";
-import { startService } from "../../lib/service/start.ts";
+import { runCommand } from "../../lib/std/command.ts";
+import { serviceOptions, startService } from "../../lib/service/start.ts";
 
 await runCommand(
   process,

@@ -1,7 +1,9 @@
-// The service registry: registration, discovery and health checks (SPEC §2, §4.1).
-import { streamLogger } from "../../lib/log/logger.ts";
-import { runCommand } from "../../lib/service/cli.ts";
-import { listen } from "../../lib/service/listen.ts";
+// The service registry: registration, discovery and health checks (docs/protocol.md#wire-protocol,
+// docs/protocol.md#registry).
+import { once } from "node:events";
+import { streamLogger } from "../../lib/std/log.ts";
+import { runCommand } from "../../lib/std/command.ts";
+import { listen } from "../../lib/std/listen.ts";
 import { createRegistry } from "../../lib/registry/server.ts";
 
 await runCommand(
@@ -49,10 +51,7 @@ await runCommand(
     try {
       const server = await listen(registry.handler, { host: flags.host, port: flags.port, log });
       process.stdout.write(`Registry listening on ${server.url}\n`);
-      await new Promise<void>((resolve) => {
-        if (signal.aborted) resolve();
-        signal.addEventListener("abort", () => resolve(), { once: true });
-      });
+      if (!signal.aborted) await once(signal, "abort");
       log("stopping");
       await server.close();
     } finally {

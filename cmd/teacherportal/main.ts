@@ -1,7 +1,7 @@
 // The teacher portal: web pages over the grading service, the log service and the registry.
 import { createPortalHandler } from "../../lib/portal/server.ts";
-import { runCommand, serviceOptions } from "../../lib/service/cli.ts";
-import { startService } from "../../lib/service/start.ts";
+import { runCommand } from "../../lib/std/command.ts";
+import { serviceOptions, startService } from "../../lib/service/start.ts";
 
 await runCommand(
   process,

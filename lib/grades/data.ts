@@ -9,8 +9,8 @@ const seed: ReadonlyArray<readonly [string, string, readonly [number, number, nu
 ];
 
 /**
- * The five students the Go original starts with (SPEC §4.4), IDs 1 to 5, each with
- * "Quiz 1", "Week 1 Homework" and "Quiz 2". Returns fresh objects on every call.
+ * The five students the Go original starts with (docs/protocol.md#grading-service), IDs 1 to 5,
+ * each with "Quiz 1", "Week 1 Homework" and "Quiz 2". Returns fresh objects on every call.
  */
 export function seedStudents(): Student[] {
   return seed.map(([first, last, [quiz1, homework, quiz2]], index) => {

@@ -1,6 +1,6 @@
-import { HttpError } from "../service/http.ts";
+import { ValidationError } from "../std/errors.ts";
 
-/** The kinds of grade a student can get (SPEC §4.4). */
+/** The kinds of grade a student can get (docs/protocol.md#grading-service). */
 export const gradeTypes = ["Quiz", "Test", "Homework"] as const;
 
 /** One of `gradeTypes`. */
@@ -13,7 +13,7 @@ export interface Grade {
   Score: number;
 }
 
-/** A student and their grades, exactly as on the wire (SPEC §2). */
+/** A student and their grades, exactly as on the wire (docs/protocol.md#wire-protocol). */
 export interface Student {
   ID: number;
   FirstName: string;
@@ -31,7 +31,7 @@ export const maxNameLength = 200;
 const controlCharacters = /[\u0000-\u001f\u007f-\u009f]/u;
 
 /**
- * Accepts a Grade from decoded JSON, or throws `HttpError(400)` naming the field.
+ * Accepts a Grade from decoded JSON, or throws `ValidationError` naming the field.
  *
  * Title: 1–200 characters, not blank, no control characters (stored verbatim otherwise, HTML
  * included). Type: `Quiz`, `Test` or `Homework`. Score: a finite number from 0 to 100 — strings,
@@ -46,15 +46,15 @@ export function parseGrade(value: unknown): Grade {
   };
 }
 
-/** Accepts a Student (as stored in the data file), or throws `HttpError(400)` naming the field. */
+/** Accepts a Student (as stored in the data file), or throws `ValidationError` naming the field. */
 export function parseStudent(value: unknown): Student {
   const body = asObject(value, "student");
   const id = body["ID"];
   if (typeof id !== "number" || !Number.isSafeInteger(id) || id < 0) {
-    throw new HttpError(400, "student: ID must be a non-negative integer");
+    throw new ValidationError("student: ID must be a non-negative integer");
   }
   const grades = body["Grades"] ?? [];
-  if (!Array.isArray(grades)) throw new HttpError(400, `student ${id}: Grades must be an array`);
+  if (!Array.isArray(grades)) throw new ValidationError(`student ${id}: Grades must be an array`);
   return {
     ID: id,
     FirstName: parseText(body["FirstName"], `student ${id}: FirstName`, maxNameLength),
@@ -64,31 +64,31 @@ export function parseStudent(value: unknown): Student {
         return parseGrade(grade);
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
-        throw new HttpError(400, `student ${id}: Grades[${index}]: ${message}`, { cause: error });
+        throw new ValidationError(`student ${id}: Grades[${index}]: ${message}`, { cause: error });
       }
     }),
   };
 }
 
-/** Accepts an array of Students with distinct IDs, or throws `HttpError(400)`. */
+/** Accepts an array of Students with distinct IDs, or throws `ValidationError`. */
 export function parseStudents(value: unknown): Student[] {
-  if (!Array.isArray(value)) throw new HttpError(400, "students: must be a JSON array");
+  if (!Array.isArray(value)) throw new ValidationError("students: must be a JSON array");
   const students = value.map((item: unknown) => parseStudent(item));
   const ids = new Set<number>();
   for (const student of students) {
-    if (ids.has(student.ID)) throw new HttpError(400, `students: duplicate ID ${student.ID}`);
+    if (ids.has(student.ID)) throw new ValidationError(`students: duplicate ID ${student.ID}`);
     ids.add(student.ID);
   }
   return students;
 }
 
 /**
- * Parses the `{id}` of `/students/{id}`: decimal digits only, or `HttpError(400)`.
+ * Parses the `{id}` of `/students/{id}`: decimal digits only, or `ValidationError`.
  * A well-formed id that names no student is the caller's `404`.
  */
 export function parseStudentID(text: string): number {
   if (!/^[0-9]{1,15}$/.test(text)) {
-    throw new HttpError(400, `student id: must be a non-negative integer, got ${quote(text)}`);
+    throw new ValidationError(`student id: must be a non-negative integer, got ${quote(text)}`);
   }
   return Number(text);
 }
@@ -104,34 +104,34 @@ export function average(student: Pick<Student, "Grades">): number | undefined {
 function parseGradeType(value: unknown): GradeType {
   const found = gradeTypes.find((type) => type === value);
   if (found === undefined) {
-    throw new HttpError(400, `Type: must be one of ${gradeTypes.join(", ")}`);
+    throw new ValidationError(`Type: must be one of ${gradeTypes.join(", ")}`);
   }
   return found;
 }
 
 function parseScore(value: unknown): number {
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > 100) {
-    throw new HttpError(400, "Score: must be a finite number from 0 to 100");
+    throw new ValidationError("Score: must be a finite number from 0 to 100");
   }
   // JSON has no -0; keep the stored value plain.
   return value === 0 ? 0 : value;
 }
 
 function parseText(value: unknown, field: string, max: number): string {
-  if (typeof value !== "string") throw new HttpError(400, `${field}: must be a string`);
+  if (typeof value !== "string") throw new ValidationError(`${field}: must be a string`);
   const length = [...value].length;
   if (length === 0 || length > max || value.trim() === "") {
-    throw new HttpError(400, `${field}: must be 1 to ${max} characters, not blank`);
+    throw new ValidationError(`${field}: must be 1 to ${max} characters, not blank`);
   }
   if (controlCharacters.test(value)) {
-    throw new HttpError(400, `${field}: must not contain control characters`);
+    throw new ValidationError(`${field}: must not contain control characters`);
   }
   return value;
 }
 
 function asObject(value: unknown, what: string): Record<string, unknown> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new HttpError(400, `${what}: must be a JSON object`);
+    throw new ValidationError(`${what}: must be a JSON object`);
   }
   return value as Record<string, unknown>;
 }

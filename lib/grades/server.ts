@@ -1,5 +1,5 @@
-import { HttpError, readJSON, sendJSON, type Handler } from "../service/http.ts";
-import { createRouter } from "../service/router.ts";
+import { HttpError, readJSON, sendJSON, type Handler } from "../std/http.ts";
+import { createRouter } from "../std/router.ts";
 import type { ServiceContext } from "../service/start.ts";
 import { parseGrade, parseStudentID } from "./grades.ts";
 import type { GradeStore } from "./store.ts";
@@ -13,7 +13,7 @@ export interface GradesHandlerOptions {
 }
 
 /**
- * The grading service's HTTP API (SPEC §2):
+ * The grading service's HTTP API (docs/protocol.md#wire-protocol):
  * `GET /students`, `GET /students/{id}`, `POST /students/{id}/grades` (`201` + the stored
  * grade, answered only after the grade is durable).
  *

@@ -1,13 +1,14 @@
 import { readFile } from "node:fs/promises";
-import type { Logger } from "../log/logger.ts";
-import { writeAtomically } from "../service/files.ts";
-import { HttpError, describeError } from "../service/http.ts";
+import type { Logger } from "../std/log.ts";
+import { writeAtomically } from "../std/atomic.ts";
+import { describeError, NotFoundError, UnavailableError } from "../std/errors.ts";
 import { seedStudents } from "./data.ts";
 import { parseStudents, type Grade, type Student } from "./grades.ts";
 
 /** Options of `openGradeStore`. */
 export interface GradeStoreOptions {
-  /** The JSON data file (SPEC §1 `--data`); created with the seed students when missing. */
+  /** The JSON data file (`--data`, docs/protocol.md#commands); created with the seed students when
+   * missing. */
   file: string;
   /** Where loading and seeding are reported. */
   log?: Logger;
@@ -21,12 +22,13 @@ export interface GradeStore {
   get(id: number): Student | undefined;
   /**
    * Appends a grade and resolves with it only once the whole file has been replaced
-   * atomically and fsynced, so an acknowledged grade survives `kill -9` (SPEC §4.4).
+   * atomically and fsynced, so an acknowledged grade survives `kill -9`
+   * (docs/protocol.md#grading-service).
    *
    * Concurrent calls are group-committed: grades that arrive while a write is in flight are
    * saved together by the next write, in arrival order. A grade is visible to `list`/`get`
-   * only after its write succeeded. Rejects with `HttpError(404)` for an unknown student,
-   * `HttpError(503)` once closing, or the write's error (the grade is then not stored).
+   * only after its write succeeded. Rejects with `NotFoundError` for an unknown student,
+   * `UnavailableError` once closing, or the write's error (the grade is then not stored).
    */
   addGrade(id: number, grade: Grade): Promise<Grade>;
   /** Refuses new grades and waits for the writes already accepted. */
@@ -43,9 +45,9 @@ interface Waiting {
 }
 
 /**
- * Loads the data file, or seeds the five students of SPEC §4.4 and saves them when the file
- * does not exist. Rejects with a clear error naming the file when it cannot be read or is
- * not a valid student list; a corrupt file is never overwritten.
+ * Loads the data file, or seeds the five students of docs/protocol.md#grading-service and saves
+ * them when the file does not exist. Rejects with a clear error naming the file when it cannot be
+ * read or is not a valid student list; a corrupt file is never overwritten.
  */
 export async function openGradeStore(options: GradeStoreOptions): Promise<GradeStore> {
   const { file, log } = options;
@@ -105,8 +107,8 @@ export async function openGradeStore(options: GradeStoreOptions): Promise<GradeS
       return student && structuredClone(student);
     },
     addGrade: (id, grade) => {
-      if (closed) return Promise.reject(new HttpError(503, "grades: store is closing"));
-      if (!students.has(id)) return Promise.reject(new HttpError(404, `no student with ID ${id}`));
+      if (closed) return Promise.reject(new UnavailableError("grades: store is closing"));
+      if (!students.has(id)) return Promise.reject(new NotFoundError(`no student with ID ${id}`));
       return new Promise<Grade>((resolve, reject) => {
         pending.push({ id, grade: { ...grade }, resolve, reject });
         writing ??= drain();

@@ -1,5 +1,5 @@
-import { HttpError, sendText, type Handler } from "../service/http.ts";
-import { createRouter } from "../service/router.ts";
+import { HttpError, sendText, type Handler } from "../std/http.ts";
+import { createRouter } from "../std/router.ts";
 import type { ServiceContext } from "../service/start.ts";
 
 /** Longest name `/hello` greets, in characters. */

@@ -1,7 +1,7 @@
 import { callProvider } from "../registry/call.ts";
 import type { Providers } from "../registry/providers.ts";
-import { request } from "../service/request.ts";
-import { goTimestamp, type Logger } from "./logger.ts";
+import { request } from "../std/request.ts";
+import { goTimestamp, type Logger } from "../std/log.ts";
 
 /** Options of `createRemoteLogger`. */
 export interface RemoteLoggerOptions {
@@ -52,7 +52,8 @@ const maxLineChars = 8 * 1024;
 const defaultCloseMs = 2_000;
 
 /**
- * Creates the client logger of SPEC §4.3 (Go's `SetClientLogger`, without its flaws).
+ * Creates the client logger of docs/protocol.md#log-service (Go's `SetClientLogger`, without its
+ * flaws).
  *
  * Lines are batched into JSON-array POSTs to `<provider>/log`, the provider picked per send
  * through `callProvider` (so it follows discovery, and a refused provider is dropped locally).

@@ -1,4 +1,4 @@
-import { goTimestamp } from "./logger.ts";
+import { goTimestamp } from "../std/log.ts";
 
 // Everything that could end a line or hide text in a terminal: C0 controls, DEL, C1 controls
 // (NEL is one) and the Unicode line and paragraph separators. The backslash is escaped too, so
@@ -20,7 +20,8 @@ function escapeOne(char: string): string {
 /**
  * Makes a message safe to store as the rest of one entry line: trailing CR/LF are trimmed and
  * every other control character (and the backslash) is escaped (`\n`, `\r`, `\t`, `\\`,
- * `\u0000`), so a message can never start a second entry (SPEC §4.3, §7).
+ * `\u0000`), so a message can never start a second entry (docs/protocol.md#log-service,
+ * docs/protocol.md#security).
  */
 export function escapeMessage(message: string): string {
   let end = message.length;

@@ -6,10 +6,10 @@ import {
   sendError,
   sendText,
   type Handler,
-} from "../service/http.ts";
-import { createRouter } from "../service/router.ts";
+} from "../std/http.ts";
+import { createRouter } from "../std/router.ts";
 import { entryHead, escapeMessage } from "./entry.ts";
-import type { Logger } from "./logger.ts";
+import type { Logger } from "../std/log.ts";
 import { openSink, type SinkFile } from "./sink.ts";
 
 /** Options of `createLogServer`. */
@@ -28,7 +28,8 @@ export interface LogServerOptions {
 
 /** A log service: its handler, its counters and the way to close its file. */
 export interface LogServer {
-  /** Answers `POST /log` and `GET /log` (SPEC §2); everything else `404`/`405`. */
+  /** Answers `POST /log` and `GET /log` (docs/protocol.md#wire-protocol); everything else
+   * `404`/`405`. */
   handler: Handler;
   /** Waits for pending writes and closes the file; close the HTTP server first. */
   close(): Promise<void>;
@@ -40,14 +41,14 @@ export interface LogServer {
 
 /** How many entries `GET /log` answers without `?lines=`. */
 export const defaultTailLines = 100;
-/** The largest `lines` `GET /log` accepts (SPEC §2). */
+/** The largest `lines` `GET /log` accepts (docs/protocol.md#wire-protocol). */
 export const maxTailLines = 10_000;
 // A tail answer never reads more than this, whatever the file holds.
 const maxTailBytes = 8 * 1024 * 1024;
 const tailChunkBytes = 64 * 1024;
 
 /**
- * Opens the log file and returns the log service of SPEC §2 and §4.3.
+ * Opens the log file and returns the log service of docs/protocol.md#wire-protocol and §4.3.
  *
  * `POST /log` takes one entry as text (any type but JSON) or a JSON array of strings (a batch,
  * all appended together) and answers `200` only once the entries are written and fsynced, or

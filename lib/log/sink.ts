@@ -1,7 +1,7 @@
 import { fdatasync, write } from "node:fs";
 import { open } from "node:fs/promises";
-import type { Logger } from "./logger.ts";
-import { describeError } from "../service/http.ts";
+import type { Logger } from "../std/log.ts";
+import { describeError } from "../std/errors.ts";
 
 /** The parts of a `FileHandle` the sink uses; tests may wrap a real one to inject faults. */
 export interface SinkFile {

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Logger } from "../log/logger.ts";
-import { HttpError, describeError } from "../service/http.ts";
+import type { Logger } from "../std/log.ts";
+import { asHttpError } from "../std/http.ts";
+import { describeError } from "../std/errors.ts";
 import { errorPage } from "./pages.ts";
 
 const securityHeaders = {
@@ -20,7 +21,7 @@ export function answerError(
   error: unknown,
   log: Logger,
 ): void {
-  const known = error instanceof HttpError ? error : undefined;
+  const known = asHttpError(error);
   const where = `${req.method ?? "?"} ${(req.url ?? "/").slice(0, 200)}`;
   if (res.destroyed) {
     // The browser left; whatever failed after that (an aborted call) is nobody's answer.

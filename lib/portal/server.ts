@@ -8,9 +8,10 @@ import {
 } from "../grades/grades.ts";
 import { callProvider } from "../registry/call.ts";
 import { listServices } from "../registry/client.ts";
-import { HttpError, describeError, readText, type Handler } from "../service/http.ts";
-import { RequestError, request, type Response } from "../service/request.ts";
-import { createRouter } from "../service/router.ts";
+import { HttpError, readText, type Handler } from "../std/http.ts";
+import { describeError, ValidationError } from "../std/errors.ts";
+import { RequestError, request, type HttpResponse } from "../std/request.ts";
+import { createRouter } from "../std/router.ts";
 import type { ServiceContext } from "../service/start.ts";
 import { logsPage, servicesPage, studentPage, studentsPage, type GradeForm } from "./pages.ts";
 import { abandoned, answerError, redirect, sendPage } from "./respond.ts";
@@ -20,7 +21,7 @@ import { badStatus, errorText, parseAnswer, unavailable } from "./upstream.ts";
 export interface PortalHandlerOptions {
   /** The registry whose view `/services` shows. */
   registryURL: string;
-  /** Bearer token for the registry (SPEC §7), if it requires one. */
+  /** Bearer token for the registry (docs/protocol.md#security), if it requires one. */
   token?: string;
   /** Bound on each call to another service. Default 3 s. */
   timeoutMs?: number;
@@ -29,10 +30,10 @@ export interface PortalHandlerOptions {
 }
 
 /**
- * The teacher portal (SPEC §4.5): server-rendered pages over the grading service, the log
- * service and the registry. `/` redirects to `/students`; the add-grade form answers `303`
- * on success, a `400` page with the refilled form on invalid input, `404` for an unknown
- * student; an unreachable GradingService, LogService or registry is a `503` page saying so.
+ * The teacher portal (docs/protocol.md#teacher-portal): server-rendered pages over the grading
+ * service, the log service and the registry. `/` redirects to `/students`; the add-grade form
+ * answers `303` on success, a `400` page with the refilled form on invalid input, `404` for an
+ * unknown student; an unreachable GradingService, LogService or registry is a `503` page saying so.
  *
  * Providers are called through `callProvider`, so a dead instance is dropped and another one
  * tried. Every call has a timeout and is abandoned when the browser goes away.
@@ -45,7 +46,7 @@ export function createPortalHandler(
   const { providers, log } = context;
 
   /** GETs `path` from a GradingService provider and returns the response. */
-  const fromGrading = (path: string, signal: AbortSignal): Promise<Response> =>
+  const fromGrading = (path: string, signal: AbortSignal): Promise<HttpResponse> =>
     callProvider(providers, "GradingService", (url) =>
       request(`${url}${path}`, { timeoutMs, signal }),
     ).catch((error: unknown) => {
@@ -81,7 +82,7 @@ export function createPortalHandler(
     try {
       grade = parseGrade({ Title: form.Title, Type: form.Type, Score: parseScore(form.Score) });
     } catch (error) {
-      if (!(error instanceof HttpError)) throw error;
+      if (!(error instanceof ValidationError)) throw error;
       await refuse(error.message);
       return;
     }

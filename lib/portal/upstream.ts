@@ -1,6 +1,7 @@
 import { NoProviderError } from "../registry/providers.ts";
-import { HttpError, describeError } from "../service/http.ts";
-import { RequestError, type Response } from "../service/request.ts";
+import { HttpError } from "../std/http.ts";
+import { describeError } from "../std/errors.ts";
+import { RequestError, type HttpResponse } from "../std/request.ts";
 
 /** Turns a failed call to another service into the `503` page the user should see. */
 export function unavailable(service: string, error: unknown): unknown {
@@ -22,7 +23,7 @@ export function unavailable(service: string, error: unknown): unknown {
 }
 
 /** The page for an answer of another service that is not what the portal asked for. */
-export function badStatus(service: string, response: Response): HttpError {
+export function badStatus(service: string, response: HttpResponse): HttpError {
   const detail = errorText(response);
   const status = response.status >= 500 ? 503 : 502;
   return new HttpError(
@@ -32,7 +33,7 @@ export function badStatus(service: string, response: Response): HttpError {
 }
 
 /** Parses another service's JSON answer; anything unexpected is that service's fault (`502`). */
-export function parseAnswer<T>(response: Response, parse: (value: unknown) => T): T {
+export function parseAnswer<T>(response: HttpResponse, parse: (value: unknown) => T): T {
   if (response.status !== 200) throw badStatus("GradingService", response);
   try {
     return parse(response.json());
@@ -44,7 +45,7 @@ export function parseAnswer<T>(response: Response, parse: (value: unknown) => T)
 }
 
 /** The `error` of a JSON error body, or "" when there is none. */
-export function errorText(response: Response): string {
+export function errorText(response: HttpResponse): string {
   try {
     const body = response.json();
     if (typeof body === "object" && body !== null && "error" in body) {

@@ -1,4 +1,4 @@
-import { isConnectionError } from "../service/request.ts";
+import { isConnectionError } from "../std/request.ts";
 import { NoProviderError, type Providers } from "./providers.ts";
 
 /**
@@ -20,13 +20,14 @@ export async function callProvider<T>(
   const tried = new Set<string>();
   let lastError: unknown;
   for (;;) {
-    // Skip URLs already tried in this call, in case a patch re-added one meanwhile.
-    const candidates = providers.list(name).filter((url) => !tried.has(url));
-    if (candidates.length === 0) {
-      throw new NoProviderError(name, lastError === undefined ? {} : { cause: lastError });
+    let url: string;
+    try {
+      // Skip URLs already tried in this call, in case a patch re-added one meanwhile.
+      url = providers.get(name, tried);
+    } catch (error) {
+      if (lastError === undefined) throw error;
+      throw new NoProviderError(name, { cause: lastError });
     }
-    // candidates is non-empty, so the index is in range.
-    const url = candidates[Math.floor(Math.random() * candidates.length)] as string;
     tried.add(url);
     try {
       return await call(url);

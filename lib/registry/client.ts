@@ -1,5 +1,5 @@
-import { describeError } from "../service/http.ts";
-import { request, RequestError, type Response } from "../service/request.ts";
+import { describeError } from "../std/errors.ts";
+import { request, RequestError, type HttpResponse } from "../std/request.ts";
 import {
   parsePatch,
   parseServiceList,
@@ -12,7 +12,7 @@ import {
 export interface RegistryClientOptions {
   /** Base URL of the registry, e.g. `http://localhost:3000` (`/services` is appended). */
   registryURL: string;
-  /** Shared bearer token of SPEC §7, sent as `Authorization: Bearer <token>`. */
+  /** Shared bearer token of docs/protocol.md#security, sent as `Authorization: Bearer <token>`. */
   token?: string;
   /** Bound on the whole request. Default 5 s. */
   timeoutMs?: number;
@@ -40,20 +40,11 @@ export class RegistryError extends Error {
  * Registers `reg` with the registry (`POST /services`) and resolves with the initial patch:
  * the passing providers of its RequiredServices, which replace the caller's provider sets.
  *
- * A registry that answers `200` without a body (the Go original, which delivers the initial
- * patch only to the ServiceUpdateURL) yields an empty patch; use `registerForPatch` to tell the
- * two apart. Rejects with `RegistryError` on a non-2xx status, a malformed answer, a
- * connection error, the timeout or an abort.
+ * Resolves with `undefined` when the registry answered `200` without a body: the Go original
+ * delivers the initial patch only to the ServiceUpdateURL. Rejects with `RegistryError` on a
+ * non-2xx status, a malformed answer, a connection error, the timeout or an abort.
  */
-export async function register(reg: Registration, options: RegistryClientOptions): Promise<Patch> {
-  return (await registerForPatch(reg, options)) ?? { Added: [], Removed: [] };
-}
-
-/**
- * Like `register`, but resolves with `undefined` when the registry answered `200` with an
- * empty body, i.e. sent no initial patch in the answer (a Go registry).
- */
-export async function registerForPatch(
+export async function register(
   reg: Registration,
   options: RegistryClientOptions,
 ): Promise<Patch | undefined> {
@@ -61,7 +52,7 @@ export async function registerForPatch(
   const response = await send(what, options, "", {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    // Exactly the SPEC §2 shape: all five fields, lists always arrays.
+    // Exactly the docs/protocol.md#wire-protocol shape: all five fields, lists always arrays.
     body: JSON.stringify({
       ServiceName: reg.ServiceName,
       ServiceURL: reg.ServiceURL,
@@ -120,13 +111,13 @@ async function send(
   options: RegistryClientOptions,
   query: string,
   outgoing: Outgoing,
-): Promise<Response> {
+): Promise<HttpResponse> {
   const prefix = `registry: ${what} at ${base(options)}`;
   const headers = { ...outgoing.headers };
   if (options.token !== undefined && options.token !== "") {
     headers["Authorization"] = `Bearer ${options.token}`;
   }
-  let response: Response;
+  let response: HttpResponse;
   try {
     response = await request(`${base(options)}/services${query}`, {
       method: outgoing.method,
@@ -151,7 +142,7 @@ async function send(
 function parseAnswer<T>(
   what: string,
   options: RegistryClientOptions,
-  response: Response,
+  response: HttpResponse,
   parse: (value: unknown) => T,
 ): T {
   try {
@@ -173,7 +164,7 @@ function failure(error: unknown): string {
 }
 
 /** The registry's `{"error": …}` text, or the start of whatever else it sent, on one line. */
-function errorText(response: Response): string {
+function errorText(response: HttpResponse): string {
   const text = response.text();
   let message = text;
   try {

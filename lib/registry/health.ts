@@ -1,12 +1,12 @@
 import { setMaxListeners } from "node:events";
-import type { Logger } from "../log/logger.ts";
-import { describeError } from "../service/http.ts";
-import { request, RequestError } from "../service/request.ts";
+import type { Logger } from "../std/log.ts";
+import { describeError } from "../std/errors.ts";
+import { request, RequestError } from "../std/request.ts";
 import { createTimerQueue } from "./schedule.ts";
 import type { Entry } from "./table.ts";
 import { createWatchedAgents, originOf } from "./watch.ts";
 
-/** Options of `createHealthChecker`; the times are those of SPEC §4.1. */
+/** Options of `createHealthChecker`; the times are those of docs/protocol.md#registry. */
 export interface HealthOptions {
   intervalMs: number;
   timeoutMs: number;
@@ -66,10 +66,10 @@ const maxHeartbeatBytes = 64 * 1024;
 const quickRetryMs = 20;
 
 /**
- * Creates a heartbeat checker (SPEC §4.1): every entry with a HeartbeatURL is checked every
- * `intervalMs` by one timer queue, at most `concurrency` at once, each bounded by `timeoutMs`;
- * any 2xx passes. A failure is retried after `retryDelayMs`; `failures` in a row make the
- * entry critical, while it is still checked; a refused connection is definitive (nothing
+ * Creates a heartbeat checker (docs/protocol.md#registry): every entry with a HeartbeatURL is
+ * checked every `intervalMs` by one timer queue, at most `concurrency` at once, each bounded by
+ * `timeoutMs`; any 2xx passes. A failure is retried after `retryDelayMs`; `failures` in a row make
+ * the entry critical, while it is still checked; a refused connection is definitive (nothing
  * listens there, as Consul's TCP check treats it) and makes it critical at once.
  *
  * Crash detection: checks use keep-alive agents whose idle connections are watched

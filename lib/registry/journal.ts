@@ -1,7 +1,7 @@
 import { open, readFile, type FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
-import { syncDirectory } from "../service/files.ts";
-import { describeError } from "../service/http.ts";
+import { syncDirectory } from "../std/atomic.ts";
+import { describeError } from "../std/errors.ts";
 import { parseServiceList, type ServiceStatus } from "./registration.ts";
 
 /**

@@ -1,7 +1,7 @@
 import { setMaxListeners } from "node:events";
-import type { Logger } from "../log/logger.ts";
-import { describeError } from "../service/http.ts";
-import { request } from "../service/request.ts";
+import type { Logger } from "../std/log.ts";
+import { describeError } from "../std/errors.ts";
+import { request } from "../std/request.ts";
 import type { Patch, PatchEntry } from "./registration.ts";
 
 /** Options of `createNotifier`. */
@@ -14,7 +14,7 @@ export interface NotifierOptions {
   backoffMs?: number;
   /** POSTs in flight at most, over all dependents. Default 512. */
   concurrency?: number;
-  /** Sent as `Authorization: Bearer <token>` with every patch (SPEC §7). */
+  /** Sent as `Authorization: Bearer <token>` with every patch (docs/protocol.md#security). */
   token?: string | undefined;
   log: Logger;
 }
@@ -139,7 +139,8 @@ export function createNotifier(options: NotifierOptions): Notifier {
 }
 
 
-/** The wire form: always both lists, as arrays (SPEC §2), fields in the Go order. */
+/** The wire form: always both lists, as arrays (docs/protocol.md#wire-protocol), fields in the Go
+ * order. */
 function toPatch(pending: Pending): Patch {
   const patch: Patch = { Added: [], Removed: [] };
   for (const { entry, added } of pending.values()) {

@@ -1,7 +1,11 @@
+import { UnavailableError } from "../std/errors.ts";
 import type { Patch } from "./registration.ts";
 
-/** Thrown when a service asks for a provider of `serviceName` and knows none. */
-export class NoProviderError extends Error {
+/**
+ * Thrown when a service asks for a provider of `serviceName` and knows none. It is an
+ * `UnavailableError`, so a handler that lets it escape answers `503` with its message.
+ */
+export class NoProviderError extends UnavailableError {
   override name = "NoProviderError";
   /** The ServiceName nobody provides. */
   readonly serviceName: string;
@@ -16,7 +20,8 @@ export class NoProviderError extends Error {
 }
 
 /**
- * The providers a service knows of: a set of instance URLs per ServiceName (SPEC §4.2).
+ * The providers a service knows of: a set of instance URLs per ServiceName
+ * (docs/protocol.md#registry-client).
  *
  * Every method is synchronous, so the sets can never be seen half-updated (the Go original
  * guarded its maps with a mutex it forgot to use).
@@ -24,10 +29,14 @@ export class NoProviderError extends Error {
 export interface Providers {
   /** Applies a patch with set semantics: Added then Removed; applying it twice changes nothing. */
   apply(patch: Patch): void;
-  /** Replaces every set with the patch's entries (the registration answer, SPEC §3). */
+  /** Replaces every set with the patch's entries (the registration answer,
+   * docs/protocol.md#the-service-runner). */
   replace(patch: Patch): void;
-  /** A random provider URL of `name`; throws `NoProviderError` when there is none. */
-  get(name: string): string;
+  /**
+   * A random provider URL of `name`, leaving out those in `skip`; throws `NoProviderError`
+   * when there is none.
+   */
+  get(name: string, skip?: ReadonlySet<string>): string;
   /** Every known provider URL of `name`, in the order they were added. */
   list(name: string): string[];
   /** Forgets one provider locally (e.g. after its connection was refused). */
@@ -97,8 +106,9 @@ export function createProviders(options: ProvidersOptions = {}): Providers {
       applyEntries(patch);
       if (snapshot(sets) !== before) changed();
     },
-    get(name) {
-      const urls = [...(sets.get(name) ?? [])];
+    get(name, skip) {
+      let urls = [...(sets.get(name) ?? [])];
+      if (skip) urls = urls.filter((url) => !skip.has(url));
       if (urls.length === 0) throw new NoProviderError(name);
       const index = Math.min(Math.floor(random() * urls.length), urls.length - 1);
       // index is within 0..length-1 and the list is non-empty.

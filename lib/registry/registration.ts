@@ -1,7 +1,7 @@
-import { HttpError } from "../service/http.ts";
+import { ValidationError } from "../std/errors.ts";
 
 /**
- * A service's registration, exactly as the Go original sends it (SPEC §2).
+ * A service's registration, exactly as the Go original sends it (docs/protocol.md#wire-protocol).
  *
  * `ServiceUpdateURL` and `HeartbeatURL` are `""` when the service has none, as in Go.
  */
@@ -38,7 +38,7 @@ export interface ServiceStatus extends Registration {
 const maxNameLength = 128;
 
 /**
- * Accepts a Registration from decoded JSON, or throws `HttpError(400)` naming the field.
+ * Accepts a Registration from decoded JSON, or throws `ValidationError` naming the field.
  *
  * Unknown fields are ignored, `null` is accepted for the list, duplicate required names are
  * collapsed, and missing optional URLs become `""`.
@@ -47,7 +47,7 @@ export function parseRegistration(value: unknown): Registration {
   const body = asObject(value, "registration");
   const required = body["RequiredServices"] ?? [];
   if (!Array.isArray(required)) {
-    throw new HttpError(400, "registration: RequiredServices must be an array of service names");
+    throw new ValidationError("registration: RequiredServices must be an array of service names");
   }
   const names = required.map((name: unknown, index) =>
     parseServiceName(name, `RequiredServices[${index}]`),
@@ -61,7 +61,7 @@ export function parseRegistration(value: unknown): Registration {
   };
 }
 
-/** Accepts a Patch from decoded JSON (`null` lists mean empty), or throws `HttpError(400)`. */
+/** Accepts a Patch from decoded JSON (`null` lists mean empty), or throws `ValidationError`. */
 export function parsePatch(value: unknown): Patch {
   const body = asObject(value, "patch");
   return {
@@ -70,20 +70,22 @@ export function parsePatch(value: unknown): Patch {
   };
 }
 
-/** Accepts a `GET /services` answer from decoded JSON, or throws `HttpError(400)`. */
+/** Accepts a `GET /services` answer from decoded JSON, or throws `ValidationError`. */
 export function parseServiceList(value: unknown): ServiceStatus[] {
   const body = asObject(value, "service list");
   const services = body["Services"] ?? [];
-  if (!Array.isArray(services)) throw new HttpError(400, "service list: Services must be an array");
+  if (!Array.isArray(services)) {
+    throw new ValidationError("service list: Services must be an array");
+  }
   return services.map((item: unknown) => {
     const row = asObject(item, "service list entry");
     const status = row["Status"];
     const lastCheck = row["LastCheck"] ?? null;
     if (status !== "passing" && status !== "critical") {
-      throw new HttpError(400, "service list entry: Status must be passing or critical");
+      throw new ValidationError("service list entry: Status must be passing or critical");
     }
     if (lastCheck !== null && typeof lastCheck !== "string") {
-      throw new HttpError(400, "service list entry: LastCheck must be a string or null");
+      throw new ValidationError("service list entry: LastCheck must be a string or null");
     }
     return { ...parseRegistration(row), Status: status, LastCheck: lastCheck };
   });
@@ -91,7 +93,7 @@ export function parseServiceList(value: unknown): ServiceStatus[] {
 
 /**
  * Accepts the body of `DELETE /services`: one absolute http(s) URL, surrounding whitespace
- * ignored. Throws `HttpError(400)` otherwise.
+ * ignored. Throws `ValidationError` otherwise.
  */
 export function parseServiceURL(text: string): string {
   return parseURL(text.trim(), "ServiceURL", false);
@@ -99,26 +101,26 @@ export function parseServiceURL(text: string): string {
 
 /**
  * Validates a ServiceName: 1–128 printable characters, none of them HTML markup (`<>&"'`).
- * Throws `HttpError(400)`.
+ * Throws `ValidationError`.
  */
 export function parseServiceName(value: unknown, field: string): string {
   if (typeof value !== "string" || value.length === 0 || value.length > maxNameLength) {
-    throw new HttpError(400, `${field}: must be a string of 1 to ${maxNameLength} characters`);
+    throw new ValidationError(`${field}: must be a string of 1 to ${maxNameLength} characters`);
   }
   // Names end up in log lines and web pages: no control characters, and no markup, which no
-  // real service name needs (SPEC §6 lists HTML in names as bad input).
+  // real service name needs (docs/protocol.md#bad-input lists HTML in names as bad input).
   if (/[\u0000-\u001f\u007f-\u009f]/u.test(value)) {
-    throw new HttpError(400, `${field}: must not contain control characters`);
+    throw new ValidationError(`${field}: must not contain control characters`);
   }
   if (/[<>&"']/.test(value)) {
-    throw new HttpError(400, `${field}: must not contain HTML markup characters (<>&"')`);
+    throw new ValidationError(`${field}: must not contain HTML markup characters (<>&"')`);
   }
   return value;
 }
 
 function parseEntries(value: unknown, field: string): PatchEntry[] {
   if (value === undefined || value === null) return [];
-  if (!Array.isArray(value)) throw new HttpError(400, `patch: ${field} must be an array or null`);
+  if (!Array.isArray(value)) throw new ValidationError(`patch: ${field} must be an array or null`);
   return value.map((item: unknown, index) => {
     const entry = asObject(item, `patch: ${field}[${index}]`);
     return {
@@ -131,16 +133,16 @@ function parseEntries(value: unknown, field: string): PatchEntry[] {
 function parseURL(value: unknown, field: string, optional: boolean): string {
   if (optional && (value === undefined || value === null || value === "")) return "";
   if (typeof value !== "string" || value === "") {
-    throw new HttpError(400, `${field}: must be an absolute http or https URL`);
+    throw new ValidationError(`${field}: must be an absolute http or https URL`);
   }
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw new HttpError(400, `${field}: not a URL: ${JSON.stringify(value.slice(0, 200))}`);
+    throw new ValidationError(`${field}: not a URL: ${JSON.stringify(value.slice(0, 200))}`);
   }
   if ((url.protocol !== "http:" && url.protocol !== "https:") || url.hostname === "") {
-    throw new HttpError(400, `${field}: must be an absolute http or https URL`);
+    throw new ValidationError(`${field}: must be an absolute http or https URL`);
   }
   // Keep the text as sent: it is the instance's identity, compared byte for byte as in Go.
   return value;
@@ -148,7 +150,7 @@ function parseURL(value: unknown, field: string, optional: boolean): string {
 
 function asObject(value: unknown, what: string): Record<string, unknown> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new HttpError(400, `${what}: must be a JSON object`);
+    throw new ValidationError(`${what}: must be a JSON object`);
   }
   return value as Record<string, unknown>;
 }

@@ -1,4 +1,4 @@
-import { streamLogger, type Logger } from "../log/logger.ts";
+import { streamLogger, type Logger } from "../std/log.ts";
 import {
   HttpError,
   maxBodyBytes,
@@ -7,9 +7,9 @@ import {
   sendError,
   sendJSON,
   type Handler,
-} from "../service/http.ts";
-import { bearerCheck } from "../service/auth.ts";
-import { createRouter } from "../service/router.ts";
+} from "../std/http.ts";
+import { bearerCheck } from "../std/auth.ts";
+import { createRouter } from "../std/router.ts";
 import { createHealthChecker } from "./health.ts";
 import { createNotifier } from "./notify.ts";
 import {
@@ -22,7 +22,7 @@ import type { Change } from "./journal.ts";
 import { createStateStore } from "./store.ts";
 import { createTable, serviceListJSON, statusOf, type Entry } from "./table.ts";
 
-/** Options of `createRegistry`; defaults are those of SPEC §1. */
+/** Options of `createRegistry`; defaults are those of docs/protocol.md#commands. */
 export interface RegistryOptions {
   /** State file; `undefined` or `""` keeps the registry in memory only. */
   statePath?: string;
@@ -34,7 +34,8 @@ export interface RegistryOptions {
   retryDelayMs?: number;
   /** A registration critical this long is removed. */
   deregisterAfterMs?: number;
-  /** Bearer token required on `POST`/`DELETE /services` and sent with every patch (SPEC §7). */
+  /** Bearer token required on `POST`/`DELETE /services` and sent with every patch
+   * (docs/protocol.md#security). */
   token?: string;
   log?: Logger;
   now?: () => Date;
@@ -48,7 +49,7 @@ export interface RegistryOptions {
 
 /** A running registry: its HTTP handler and the way to stop it. */
 export interface Registry {
-  /** Answers `/services` (SPEC §2); everything else is `404`. */
+  /** Answers `/services` (docs/protocol.md#wire-protocol); everything else is `404`. */
   handler: Handler;
   /**
    * Stops the health checks and timers, aborts the checks and patches in flight, and writes
@@ -58,9 +59,9 @@ export interface Registry {
 }
 
 /**
- * Creates the service registry of SPEC §4.1 and loads its saved state (whose entries are
- * checked at once). Rejects when the state file exists but cannot be read; a corrupt one is
- * set aside and logged.
+ * Creates the service registry of docs/protocol.md#registry and loads its saved state (whose
+ * entries are checked at once). Rejects when the state file exists but cannot be read; a corrupt
+ * one is set aside and logged.
  */
 export async function createRegistry(options: RegistryOptions = {}): Promise<Registry> {
   const log = options.log ?? streamLogger("registry");

@@ -1,7 +1,7 @@
 import { rename, rm } from "node:fs/promises";
-import type { Logger } from "../log/logger.ts";
-import { writeAtomically } from "../service/files.ts";
-import { describeError } from "../service/http.ts";
+import type { Logger } from "../std/log.ts";
+import { writeAtomically } from "../std/atomic.ts";
+import { describeError } from "../std/errors.ts";
 import {
   applyChange,
   createJournal,

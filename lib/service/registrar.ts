@@ -1,9 +1,10 @@
-import type { Logger } from "../log/logger.ts";
-import { registerForPatch } from "../registry/client.ts";
+import { setTimeout as delay } from "node:timers/promises";
+import type { Logger } from "../std/log.ts";
+import { register } from "../registry/client.ts";
 import type { Providers } from "../registry/providers.ts";
 import type { Patch, Registration } from "../registry/registration.ts";
-import { backoffDelay, sleep } from "./backoff.ts";
-import { describeError } from "./http.ts";
+import { backoffDelay } from "../std/backoff.ts";
+import { describeError } from "../std/errors.ts";
 
 /** Options of `createRegistrar`. */
 export interface RegistrarOptions {
@@ -23,7 +24,7 @@ export interface RegistrarOptions {
   antiEntropyMs?: number;
 }
 
-/** Keeps one service registered (SPEC §3). */
+/** Keeps one service registered (docs/protocol.md#the-service-runner). */
 export interface Registrar {
   /** Starts the registration loop; does nothing while one runs. */
   start(): void;
@@ -86,7 +87,7 @@ export function createRegistrar(options: RegistrarOptions): Registrar {
     patchesDuringAttempt = [];
     try {
       const timeouts = { ...client, timeoutMs: registerTimeoutMs, signal: stopping.signal };
-      const answer = await registerForPatch(registration, timeouts);
+      const answer = await register(registration, timeouts);
       // A Go registry answers without a body and sends the patch to /services only.
       if (answer) {
         providers.replace(answer);
@@ -112,7 +113,8 @@ export function createRegistrar(options: RegistrarOptions): Registrar {
         const wait = backoffDelay(number, retryMinMs, retryMaxMs);
         const why = error instanceof Error ? error.message : describeError(error);
         log(`registration failed (attempt ${number}, retrying in ${wait} ms): ${why}`);
-        if (!(await sleep(wait, stopping.signal))) return;
+        // Rejects only when stopping aborts the wait: then the loop is over.
+        if (!(await delay(wait, true, { signal: stopping.signal }).catch(() => false))) return;
       }
     }
   };
@@ -151,9 +153,9 @@ export function createRegistrar(options: RegistrarOptions): Registrar {
 
 /**
  * How long a registry's silence may last before the service assumes it was forgotten: three
- * heartbeat intervals (SPEC §3). The interval is not on the wire, so it is learnt as the
- * median of the last few gaps between heartbeats (one late check does not stretch it);
- * re-registering early costs nothing, since registering again is idempotent.
+ * heartbeat intervals (docs/protocol.md#the-service-runner). The interval is not on the wire, so it
+ * is learnt as the median of the last few gaps between heartbeats (one late check does not stretch
+ * it); re-registering early costs nothing, since registering again is idempotent.
  */
 function heartbeatClock(): { beat(): void; silenceMs(): number } {
   const gaps: number[] = [];

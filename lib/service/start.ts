@@ -1,11 +1,13 @@
 import { createRemoteLogger, type RemoteLogger, type RemoteLoggerOptions } from "../log/client.ts";
-import { streamLogger, type Logger } from "../log/logger.ts";
+import { streamLogger, type Logger } from "../std/log.ts";
 import { deregister } from "../registry/client.ts";
 import { createProviders, type Providers } from "../registry/providers.ts";
-import { describeError, HttpError, type Handler } from "./http.ts";
-import { listen, type Listening } from "./listen.ts";
+import { HttpError, type Handler } from "../std/http.ts";
+import { describeError } from "../std/errors.ts";
+import { listen, type Listening } from "../std/listen.ts";
+import type { CommonFlags } from "../std/command.ts";
 import { createRegistrar, type Registrar } from "./registrar.ts";
-import { createRunnerHandler } from "./runner.ts";
+import { createRunnerHandler } from "./endpoints.ts";
 
 /** What a service's handler factory gets from the runner. */
 export interface ServiceContext {
@@ -31,7 +33,8 @@ export interface ServiceOptions {
   registryURL: string;
   /** ServiceNames whose providers it needs; `LogService` also routes `context.log` there. */
   requiredServices?: string[];
-  /** Shared bearer token (SPEC §7): sent to the registry, required on incoming patches. */
+  /** Shared bearer token (docs/protocol.md#security): sent to the registry, required on incoming
+   * patches. */
   token?: string;
   /** Builds the app handler; the runner answers GET /heartbeat and POST /services itself. */
   handler: (context: ServiceContext) => Handler;
@@ -73,11 +76,11 @@ export interface ServiceHandle {
 }
 
 /**
- * Starts a service (SPEC §3): listens on host:port, answers `GET /heartbeat` and `POST
- * /services` (patches) in front of the app handler, registers with the registry, and resolves
- * once it listens. Registration runs in the background: while the registry is unreachable the
- * service keeps serving and retries with capped exponential backoff, logging each failure;
- * when no heartbeat arrives for `antiEntropyMs` it registers again.
+ * Starts a service (docs/protocol.md#the-service-runner): listens on host:port, answers `GET
+ * /heartbeat` and `POST /services` (patches) in front of the app handler, registers with the
+ * registry, and resolves once it listens. Registration runs in the background: while the registry
+ * is unreachable the service keeps serving and retries with capped exponential backoff, logging
+ * each failure; when no heartbeat arrives for `antiEntropyMs` it registers again.
  *
  * When `signal` aborts: stop timers → `DELETE` itself from the registry (bounded; a failure is
  * logged, not fatal) → stop accepting, drain in-flight requests for `graceMs`, close the
@@ -207,4 +210,15 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
 /** The message of an error whose message already tells the whole story (registry errors). */
 function message(error: unknown): string {
   return error instanceof Error ? error.message : describeError(error);
+}
+
+/** The `startService` options that come straight from the common flags. */
+export function serviceOptions(flags: CommonFlags): {
+  host: string;
+  port: number;
+  registryURL: string;
+  token?: string;
+} {
+  const { host, port, registry, token } = flags;
+  return { host, port, registryURL: registry, ...(token === undefined ? {} : { token }) };
 }

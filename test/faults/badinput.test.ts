@@ -1,4 +1,4 @@
-// Bad input (SPEC §6, issue 5 item 5): the table of client mistakes against every endpoint of
+// Bad input (docs/protocol.md#bad-input): the table of client mistakes against every endpoint of
 // every service, then a seeded random fuzz over raw sockets. No process crashes, no 5xx, every
 // piece of state unchanged (registrations, students, data file, log file apart from the lines
 // that report bad requests and greetings).
@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { after, before, describe, it } from "node:test";
-import { request } from "../../lib/service/request.ts";
+import { request } from "../../lib/std/request.ts";
 import {
   counts,
   listed,
@@ -42,7 +42,8 @@ const form = { "Content-Type": "application/x-www-form-urlencoded" };
 const grade = (fields: Record<string, unknown>) =>
   JSON.stringify({ Title: "T", Type: "Quiz", Score: 50, ...fields });
 
-/** SPEC §6 per endpoint. Paths get `?case=N` (or `&case=N`) so each log line can be found. */
+/** docs/protocol.md#bad-input per endpoint. Paths get `?case=N` (or `&case=N`) so each log line can
+ * be found. */
 const table: Case[] = [
   // Registry.
   { target: "registry", method: "POST", path: "/services", headers: json, body: "{", status: 400 },
@@ -327,7 +328,7 @@ describe("bad input against every endpoint of every service", () => {
     }
   }
 
-  it("answers the SPEC §6 table with the right 4xx and a JSON or HTML message", async () => {
+  it("answers every bad-input case with the right 4xx and a JSON or HTML message", async () => {
     const wrong: string[] = [];
     for (const [index, entry] of table.entries()) {
       const path = `${entry.path}${entry.path.includes("?") ? "&" : "?"}case=${index}`;

@@ -1,9 +1,9 @@
-// kill -9 of each kind of service under light traffic (issue 5, item 1): dependents are told
+// kill -9 of each kind of service under light traffic: dependents are told
 // Removed, the portal keeps answering, the registry survives, a restart is one entry again.
 import assert from "node:assert/strict";
 import { Agent } from "node:http";
 import { after, before, describe, it } from "node:test";
-import { request } from "../../lib/service/request.ts";
+import { request } from "../../lib/std/request.ts";
 import {
   counts,
   listed,
@@ -98,7 +98,7 @@ describe("kill -9 of each service under light traffic", () => {
       );
       const latency = performance.now() - started;
       assert.ok(removed);
-      // SPEC §8: a killed provider is Removed within 500 ms at most.
+      // docs/protocol.md#performance-targets: a killed provider is Removed within 500 ms at most.
       assert.ok(latency < 1_000, `Removed after ${Math.round(latency)} ms`);
       const listedNow = await listed(system.registryURL, name);
       const entry = listedNow.find((s) => s.ServiceURL === victim.url);

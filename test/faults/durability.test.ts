@@ -1,4 +1,4 @@
-// No lost data (issue 5, item 4): kill -9 of the log service under load loses no acknowledged
+// No lost data: kill -9 of the log service under load loses no acknowledged
 // entry, lines a service logged while it was down arrive after its restart, and a grade
 // acknowledged with 201 survives kill -9 of the grading service.
 import assert from "node:assert/strict";
@@ -6,7 +6,7 @@ import { readFile } from "node:fs/promises";
 import { Agent } from "node:http";
 import { after, before, describe, it } from "node:test";
 import { parseStudent } from "../../lib/grades/grades.ts";
-import { request } from "../../lib/service/request.ts";
+import { request } from "../../lib/std/request.ts";
 import { postEntries } from "../support/log.ts";
 import { counts, report, startSystem, waitFor, type System } from "./procs.ts";
 

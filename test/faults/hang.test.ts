@@ -1,5 +1,5 @@
 // A hung provider (SIGSTOP) turns critical after the configured failures and passing again
-// after SIGCONT, while the other services' checks stay on schedule (issue 5, item 2).
+// after SIGCONT, while the other services' checks stay on schedule.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import {
@@ -67,7 +67,7 @@ describe("a hung (SIGSTOPped) provider", () => {
         10_000,
       );
       const removedAfter = performance.now() - stopped;
-      // SPEC §8: ≤ interval + failures × (timeout + retry delay), plus scheduling slack.
+      // ≤ interval + failures × (timeout + retry delay), plus scheduling slack.
       const bound = intervalMs + failures * (timeoutMs + retryDelayMs);
       assert.ok(removedAfter <= bound + 1_000, `Removed after ${Math.round(removedAfter)} ms`);
       assert.ok(removedAfter >= timeoutMs, "not before a check could time out");

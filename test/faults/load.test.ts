@@ -1,9 +1,9 @@
-// Load (issue 5, item 6): 200 concurrent keep-alive connections against each service for a
+// Load: 200 concurrent keep-alive connections against each service for a
 // couple of seconds: zero failed requests, and resident memory back near its start.
 import assert from "node:assert/strict";
 import { Agent } from "node:http";
 import { after, before, describe, it } from "node:test";
-import { request } from "../../lib/service/request.ts";
+import { request } from "../../lib/std/request.ts";
 import { counts, report, rss, startSystem, waitFor, type Proc, type System } from "./procs.ts";
 
 const connections = 200;

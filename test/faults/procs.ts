@@ -13,7 +13,7 @@ import {
   type Patch,
   type ServiceStatus,
 } from "../../lib/registry/registration.ts";
-import { request } from "../../lib/service/request.ts";
+import { request } from "../../lib/std/request.ts";
 import { spawnCommand, type Exit, type Spawned } from "../support/process.ts";
 import { createWaiters } from "../support/wait.ts";
 

@@ -7,7 +7,7 @@ import { once } from "node:events";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, describe, it } from "node:test";
-import { request } from "../../lib/service/request.ts";
+import { request } from "../../lib/std/request.ts";
 import { counts, report, spawnService } from "./procs.ts";
 
 type Handle = (req: IncomingMessage, res: ServerResponse, body: string) => void | Promise<void>;

@@ -1,11 +1,11 @@
-// Losing the registry (issue 5, item 3): kill -9 and restart with its state (nothing lost, no
+// Losing the registry: kill -9 and restart with its state (nothing lost, no
 // re-registration storm), without it (services come back by anti-entropy within 3 heartbeat
 // intervals), and with a corrupt state file (set aside and reported).
 import assert from "node:assert/strict";
 import { readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { request } from "../../lib/service/request.ts";
+import { request } from "../../lib/std/request.ts";
 import {
   counts,
   listed,
@@ -16,8 +16,8 @@ import {
   type System,
 } from "./procs.ts";
 
-// SPEC §3: a service registers again after 3 × the registry's interval without a heartbeat
-// (the runner learns the interval from the heartbeats it receives).
+// docs/protocol.md#the-service-runner: a service registers again after 3 × the registry's interval
+// without a heartbeat (the runner learns the interval from the heartbeats it receives).
 const intervalMs = 300;
 
 /** Lines in which the registry says it (re-)registered someone. */

@@ -1,8 +1,8 @@
-// With a token (SPEC §7, issue 5 item 7): every unauthenticated mutating request to the
+// With a token (docs/protocol.md#security): every unauthenticated mutating request to the
 // registry is refused 401, and services reject forged patches, which change nothing.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { request } from "../../lib/service/request.ts";
+import { request } from "../../lib/std/request.ts";
 import {
   counts,
   listed,

@@ -1,6 +1,6 @@
 // Posting entries to a log service the way the durability tests do.
 import type { Agent } from "node:http";
-import { request } from "../../lib/service/request.ts";
+import { request } from "../../lib/std/request.ts";
 
 /**
  * POSTs `messages` to `<url>/log`: one text entry when there is one message, a JSON batch

@@ -7,7 +7,7 @@ import { createServer, type AddressInfo } from "node:net";
 import { createInterface } from "node:readline";
 import { promisify } from "node:util";
 import { describe, it, type TestContext } from "node:test";
-import { request } from "../../lib/service/request.ts";
+import { request } from "../../lib/std/request.ts";
 import { commandPath } from "../support/process.ts";
 import { tempDir } from "../support/temp.ts";
 

@@ -4,7 +4,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
 import { listServices } from "../../lib/registry/client.ts";
-import { request } from "../../lib/service/request.ts";
+import { request } from "../../lib/std/request.ts";
 import { runCommand, startCommand, type CommandName, type Spawned } from "../support/process.ts";
 import { tempDir } from "../support/temp.ts";
 import { eventually } from "../support/wait.ts";

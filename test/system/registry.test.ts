@@ -157,7 +157,7 @@ describe("registryservice command", () => {
     const removed = await watcher.waitPatch((patch) => has(patch, providerURL, "Removed"),
       5_000);
     const elapsed = performance.now() - stopped;
-    // ≤ interval + failures × (timeout + 1 s retry delay) (SPEC §8), and not at once.
+    // ≤ interval + failures × (timeout + 1 s retry delay), and not at once.
     assert.ok(elapsed >= 1_000 && elapsed <= 2_800, `critical after ${elapsed} ms`);
     assert.ok(healthy.heartbeats - beats >= 8, "the others are still checked on time");
     provider.kill("SIGCONT");

@@ -1,10 +1,10 @@
 // The whole system, every service its own process: the add-grade flow through the portal's
-// form, then kill -9 of the grading service and its restart (issue 4, item 6).
+// form, then kill -9 of the grading service and its restart.
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { after, before, describe, it } from "node:test";
 import { parseStudent } from "../../lib/grades/grades.ts";
-import { request } from "../../lib/service/request.ts";
+import { request } from "../../lib/std/request.ts";
 import { escape, startSystem, waitFor, waitListed, type System } from "../faults/procs.ts";
 
 describe("the whole system as separate processes", () => {

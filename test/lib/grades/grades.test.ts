@@ -7,7 +7,7 @@ import {
   parseStudentID,
   parseStudents,
 } from "../../../lib/grades/grades.ts";
-import { HttpError } from "../../../lib/service/http.ts";
+import { ValidationError } from "../../../lib/std/errors.ts";
 
 describe("parseGrade", () => {
   it("accepts a valid grade, keeps HTML in the title verbatim, ignores unknown fields", () => {
@@ -43,7 +43,7 @@ describe("parseGrade", () => {
       assert.throws(
         () => parseGrade(value),
         (error: unknown) =>
-          error instanceof HttpError && error.status === 400 && message.test(error.message),
+          error instanceof ValidationError && message.test(error.message),
       );
     });
   }
@@ -53,7 +53,7 @@ describe("parseStudentID", () => {
   it("accepts decimal digits", () => assert.equal(parseStudentID("42"), 42));
   for (const text of ["abc", "1.5", "-1", "", "1e3", " 1", "9".repeat(16)]) {
     it(`refuses ${JSON.stringify(text)} with 400`, () => {
-      assert.throws(() => parseStudentID(text), { status: 400 });
+      assert.throws(() => parseStudentID(text), ValidationError);
     });
   }
 });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
-import { request } from "../../../lib/service/request.ts";
+import { request } from "../../../lib/std/request.ts";
 import { startCommand, type Spawned } from "../../support/process.ts";
 import { deadURL, tempDir } from "../../support/temp.ts";
 

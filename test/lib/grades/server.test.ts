@@ -6,8 +6,8 @@ import { describe, it, type TestContext } from "node:test";
 import { seedStudents } from "../../../lib/grades/data.ts";
 import { createGradesHandler } from "../../../lib/grades/server.ts";
 import { openGradeStore, type GradeStore } from "../../../lib/grades/store.ts";
-import { listen } from "../../../lib/service/listen.ts";
-import { request, type RequestOptions } from "../../../lib/service/request.ts";
+import { listen } from "../../../lib/std/listen.ts";
+import { request, type RequestOptions } from "../../../lib/std/request.ts";
 import { handContext } from "../../support/context.ts";
 
 interface Grading {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { NotFoundError, UnavailableError } from "../../../lib/std/errors.ts";
 import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
@@ -89,9 +90,9 @@ describe("openGradeStore", () => {
     const { file } = await tempFile(t);
     const store = await openGradeStore({ file });
     const grade = { Title: "a", Type: "Quiz" as const, Score: 1 };
-    await assert.rejects(store.addGrade(99, grade), { status: 404 });
+    await assert.rejects(store.addGrade(99, grade), NotFoundError);
     await store.close();
-    await assert.rejects(store.addGrade(1, grade), { status: 503 });
+    await assert.rejects(store.addGrade(1, grade), UnavailableError);
   });
 
   it("hands out copies, so callers cannot change stored state", async (t) => {

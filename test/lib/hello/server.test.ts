@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it, type TestContext } from "node:test";
 import { createHelloHandler } from "../../../lib/hello/server.ts";
-import { listen } from "../../../lib/service/listen.ts";
-import { request } from "../../../lib/service/request.ts";
+import { listen } from "../../../lib/std/listen.ts";
+import { request } from "../../../lib/std/request.ts";
 import { handContext } from "../../support/context.ts";
 
 async function startHello(t: TestContext) {
@@ -39,7 +39,7 @@ describe("hello GET /hello", () => {
       const response = await hello.get(path);
       assert.equal(response.status, status);
       assert.match(String((response.json() as { error: unknown }).error), message);
-      assert.equal(hello.lines.length, 1, "one line per bad request (SPEC §6), no greeting");
+      assert.equal(hello.lines.length, 1, "one line per bad request, no greeting");
       assert.match(hello.lines[0] ?? "", new RegExp(`^GET /.*: ${status} .*${message.source}`));
     });
   }

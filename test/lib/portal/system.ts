@@ -10,7 +10,7 @@ import { createLogServer } from "../../../lib/log/server.ts";
 import { createPortalHandler } from "../../../lib/portal/server.ts";
 import type { Providers } from "../../../lib/registry/providers.ts";
 import { createRegistry } from "../../../lib/registry/server.ts";
-import { listen } from "../../../lib/service/listen.ts";
+import { listen } from "../../../lib/std/listen.ts";
 import { startService, type ServiceHandle } from "../../../lib/service/start.ts";
 
 /** A running service and the way to stop just it. */

@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { describe, it, type TestContext } from "node:test";
 import { callProvider } from "../../../lib/registry/call.ts";
 import { createProviders, NoProviderError } from "../../../lib/registry/providers.ts";
-import { request, RequestError } from "../../../lib/service/request.ts";
+import { request, RequestError } from "../../../lib/std/request.ts";
 import { deadURL } from "../../support/temp.ts";
 
 async function startServer(t: TestContext, status = 200): Promise<string> {

@@ -4,8 +4,8 @@ import { EventEmitter, once } from "node:events";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { TestContext } from "node:test";
-import { listen } from "../../../lib/service/listen.ts";
-import { request, type Response } from "../../../lib/service/request.ts";
+import { listen } from "../../../lib/std/listen.ts";
+import { request, type HttpResponse } from "../../../lib/std/request.ts";
 import { parsePatch, parseServiceList, type Patch, type ServiceStatus } from
   "../../../lib/registry/registration.ts";
 import { createRegistry, type Registry, type RegistryOptions } from
@@ -184,7 +184,7 @@ export function post(
   registryURL: string,
   body: unknown,
   headers: Record<string, string> = {},
-): Promise<Response> {
+): Promise<HttpResponse> {
   return request(`${registryURL}/services`, {
     method: "POST",
     headers: { "Content-Type": "application/json", ...headers },
@@ -197,7 +197,7 @@ export function remove(
   registryURL: string,
   serviceURL: string,
   headers: Record<string, string> = {},
-): Promise<Response> {
+): Promise<HttpResponse> {
   return request(`${registryURL}/services`, {
     method: "DELETE",
     headers: { "Content-Type": "text/plain", ...headers },

@@ -25,12 +25,10 @@ describe("registry notifications", () => {
     await post(url, prompt.registration("Prompt", ["LogService"]));
     for (let i = 0; i < 3; i++) {
       const provider = `http://127.0.0.1:1/log${i}`;
-      const started = performance.now();
       const response = await post(url, { ServiceName: "LogService", ServiceURL: provider });
       assert.equal(response.status, 200);
+      // Queued behind the stuck one, this would wait for its 10 s timeout (past the test's).
       await prompt.waitPatch((patch) => has(patch, provider));
-      const elapsed = performance.now() - started;
-      assert.ok(elapsed < 500, `patch ${i} took ${elapsed} ms`);
     }
     // The stuck one got its first patch and is still waiting on it.
     assert.equal(stuck.patches.length, 1);
@@ -88,22 +86,18 @@ describe("registry notifications", () => {
     assert.match(lines[0] ?? "", /giving up after 3 attempts: .*ECONNREFUSED/);
   });
 
-  it("tells a dependent about a new provider within milliseconds", async (t) => {
+  it("tells a dependent about every new provider, one registration after another", async (t) => {
     const { url } = await startRegistry(t);
     const dependent = await startFake(t);
     await post(url, dependent.registration("Dependent", ["LogService"]));
-    const latencies: number[] = [];
+    const providers: string[] = [];
     for (let i = 0; i < 50; i++) {
       const provider = `http://127.0.0.1:1/p${i}`;
-      const started = performance.now();
+      providers.push(provider);
       void post(url, { ServiceName: "LogService", ServiceURL: provider });
       await dependent.waitPatch((patch) => has(patch, provider));
-      latencies.push(performance.now() - started);
     }
-    latencies.sort((a, b) => a - b);
-    const p50 = latencies[25] ?? Infinity;
-    t.diagnostic(`registration → Added: p50 ${p50.toFixed(2)} ms, ` +
-      `max ${(latencies.at(-1) ?? 0).toFixed(2)} ms`);
-    assert.ok(p50 < 50, `p50 ${p50} ms`);
+    // How fast is a benchmark's question (make bench: registration → Added).
+    assert.deepEqual(applyAll(dependent.patches), providers.sort());
   });
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { HttpError } from "../../../lib/service/http.ts";
+import { ValidationError } from "../../../lib/std/errors.ts";
 import {
   parsePatch,
   parseRegistration,
@@ -52,7 +52,7 @@ describe("parseRegistration", () => {
       assert.throws(
         () => parseRegistration(input),
         (error: unknown) =>
-          error instanceof HttpError && error.status === 400 && message.test(error.message),
+          error instanceof ValidationError && message.test(error.message),
       );
     });
   }
@@ -66,7 +66,7 @@ describe("parsePatch", () => {
     });
   });
   it("rejects a non-list", () => {
-    assert.throws(() => parsePatch({ Added: {} }), HttpError);
+    assert.throws(() => parsePatch({ Added: {} }), ValidationError);
   });
 });
 

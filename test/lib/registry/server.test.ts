@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { request } from "../../../lib/service/request.ts";
+import { request } from "../../../lib/std/request.ts";
 import { has, list, post, remove, startFake, startRegistry } from "./helpers.ts";
 
 const longName = "x".repeat(129);
 
-// SPEC §6 for /services: every case answers 4xx with a message and changes nothing.
+// docs/protocol.md#bad-input for /services: every case answers 4xx with a message and changes
+// nothing.
 const badRegistrations: Array<{ name: string; body: string; status: number; error: RegExp }> = [
   { name: "malformed JSON", body: '{"ServiceName":', status: 400, error: /malformed JSON/ },
   { name: "an empty body", body: "", status: 400, error: /empty/ },
@@ -257,11 +258,10 @@ describe("registry GET /services and other requests", () => {
     assert.equal((await request(`${url}/`)).status, 404);
   });
 
-  it("registers 10 000 services and lists them in under 250 ms", async (t) => {
+  it("registers 10 000 services from 32 clients at once and lists every one", async (t) => {
     const { url } = await startRegistry(t);
     const total = 10_000;
     let next = 0;
-    const started = performance.now();
     const worker = async () => {
       while (next < total) {
         const i = next++;
@@ -274,18 +274,15 @@ describe("registry GET /services and other requests", () => {
       }
     };
     await Promise.all(Array.from({ length: 32 }, worker));
-    const registered = performance.now() - started;
-    const listStarted = performance.now();
     const response = await request(`${url}/services`, { maxResponseBytes: 64 * 1024 * 1024 });
-    const listed = performance.now() - listStarted;
-    assert.equal((response.json() as { Services: unknown[] }).Services.length, total);
-    t.diagnostic(`10 000 registrations: ${registered.toFixed(0)} ms; GET: ${listed.toFixed(1)} ms`);
-    assert.ok(registered < 20_000, `registrations took ${registered} ms`);
-    assert.ok(listed < 250, `GET /services took ${listed} ms`);
+    const listed = (response.json() as { Services: Array<{ ServiceURL: string }> }).Services;
+    // How fast is make bench's question (10 000 registrations); here: none lost, none twice.
+    assert.equal(new Set(listed.map((row) => row.ServiceURL)).size, total);
+    assert.equal(listed.length, total);
   });
 });
 
-describe("registry token (SPEC §7)", () => {
+describe("registry token (docs/protocol.md#security)", () => {
   it("requires the bearer token on POST and DELETE and sends it with patches", async (t) => {
     const { url } = await startRegistry(t, { token: "s3cret" });
     const watcher = await startFake(t);

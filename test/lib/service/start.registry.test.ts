@@ -5,8 +5,8 @@ import type { AddressInfo } from "node:net";
 import { describe, it, type TestContext } from "node:test";
 import { listServices } from "../../../lib/registry/client.ts";
 import { createRegistry, type RegistryOptions } from "../../../lib/registry/server.ts";
-import { sendText } from "../../../lib/service/http.ts";
-import { listen } from "../../../lib/service/listen.ts";
+import { sendText } from "../../../lib/std/http.ts";
+import { listen } from "../../../lib/std/listen.ts";
 import {
   startService,
   type ServiceHandle,

@@ -3,8 +3,8 @@ import { Agent, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, it, type TestContext } from "node:test";
 import { callProvider } from "../../../lib/registry/call.ts";
-import { sendText, type Handler } from "../../../lib/service/http.ts";
-import { request, RequestError, type RequestOptions } from "../../../lib/service/request.ts";
+import { sendText, type Handler } from "../../../lib/std/http.ts";
+import { request, RequestError, type RequestOptions } from "../../../lib/std/request.ts";
 import {
   startService,
   type ServiceHandle,
@@ -76,7 +76,7 @@ const postPatch = (url: string, body: string, headers: Record<string, string> = 
 const posts = (fake: FakeRegistry) => fake.requests.filter((r) => r.method === "POST");
 
 describe("startService", () => {
-  it("registers in the exact SPEC §2 shape and takes the answer as its providers", async (t) => {
+  it("registers in the exact Go wire shape and takes the answer as its providers", async (t) => {
     const fake = await registry(t);
     fake.respond = () => ({
       status: 200,

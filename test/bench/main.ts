@@ -1,6 +1,6 @@
-// `make bench`: runs the SPEC §8 benchmarks against real service processes and prints one
-// table. Flags: --only NAME[,NAME] (log, discovery, failure, scale, startup), --quick,
-// --profile DIR (service processes write CPU profiles there), --verbose, --help.
+// `make bench`: runs the docs/protocol.md#performance-targets benchmarks against real service
+// processes and prints one table. Flags: --only NAME[,NAME] (log, discovery, failure, scale,
+// startup), --quick, --profile DIR (service processes write CPU profiles there), --verbose, --help.
 import { mkdtemp, mkdir, readdir, rm } from "node:fs/promises";
 import os from "node:os";
 import { join, resolve } from "node:path";
@@ -23,9 +23,10 @@ const benches: Record<string, (context: BenchContext) => Promise<Row[]>> = {
   startup: benchStartup,
 };
 
-const usage = `usage: node dist/bench/main.js [--only NAMES] [--quick] [--profile DIR] [--verbose]
+const usage = `usage: make bench ARGS="[--only NAMES] [--quick] [--profile DIR] [--verbose]"
 
-Runs the SPEC §8 benchmarks against real service processes on 127.0.0.1 and prints a table.
+Measures the performance targets (README, Performance) against real service processes on
+127.0.0.1 and prints a table.
   --only NAMES   run only these (comma-separated): ${Object.keys(benches).join(", ")}
   --quick        fewer runs and trials (a smoke run, ~1 minute)
   --profile DIR  run the registry and log service with --cpu-prof, write profiles to DIR
@@ -122,7 +123,7 @@ async function main(): Promise<number> {
       process.stdout.write(`\n${file}\n${await summarizeProfile(join(profileDir, file), 15)}\n`);
     }
   }
-  // Benchmarks report; they never fail a build on speed (SPEC §8).
+  // Benchmarks report; they never fail a build on speed (docs/protocol.md#performance-targets).
   return 0;
 }
 

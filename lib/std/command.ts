@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { describeError } from "./http.ts";
+import { describeError } from "./errors.ts";
 
 /** A service-specific flag: `--name VALUE`. */
 export interface ExtraFlag {
@@ -23,12 +23,12 @@ export interface CommandSpec<E extends Record<string, ExtraFlag>> {
   extra: E;
 }
 
-/** The flags every service takes (SPEC §1). */
+/** The flags every service takes (docs/protocol.md#commands). */
 export interface CommonFlags {
   host: string;
   port: number;
   registry: string;
-  /** The shared bearer token of SPEC §7, or undefined when none is set. */
+  /** The shared bearer token of docs/protocol.md#security, or undefined when none is set. */
   token: string | undefined;
 }
 
@@ -36,17 +36,6 @@ export interface CommonFlags {
 export type Flags<E extends Record<string, ExtraFlag>> = CommonFlags & {
   [K in keyof E]: E[K]["kind"] extends "integer" ? number : string;
 };
-
-/** The `startService` options that come straight from the common flags. */
-export function serviceOptions(flags: CommonFlags): {
-  host: string;
-  port: number;
-  registryURL: string;
-  token?: string;
-} {
-  const { host, port, registry, token } = flags;
-  return { host, port, registryURL: registry, ...(token === undefined ? {} : { token }) };
-}
 
 /** A bad command line; `main` prints its message on one line and exits 2. */
 export class UsageError extends Error {
@@ -183,7 +172,8 @@ export async function runCommand<E extends Record<string, ExtraFlag>>(
 
 /**
  * An AbortSignal fired by SIGINT or SIGTERM, and by Enter only when stdin is a TTY: the Go
- * original stopped on stdin EOF, so it died at once when started in the background (SPEC §1).
+ * original stopped on stdin EOF, so it died at once when started in the background
+ * (docs/protocol.md#commands).
  */
 export function stopSignal(proc: Proc): AbortSignal {
   const controller = new AbortController();

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { open, rename, rm } from "node:fs/promises";
+import { open, rename, rm, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 
 /**
@@ -12,13 +12,8 @@ export async function writeAtomically(file: string, text: string): Promise<void>
   // Unique per call, so two writers never share a temporary file.
   const temporary = `${file}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
   try {
-    const handle = await open(temporary, "w", 0o644);
-    try {
-      await handle.writeFile(text, "utf8");
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    // `flush` fsyncs the file before `writeFile` resolves.
+    await writeFile(temporary, text, { encoding: "utf8", mode: 0o644, flush: true });
     await rename(temporary, file);
   } catch (error) {
     await rm(temporary, { force: true }).catch(() => undefined);

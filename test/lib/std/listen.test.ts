@@ -3,9 +3,9 @@ import { once } from "node:events";
 import { Agent } from "node:http";
 import { connect, type Socket } from "node:net";
 import { describe, it } from "node:test";
-import { sendText, type Handler } from "../../../lib/service/http.ts";
-import { listen } from "../../../lib/service/listen.ts";
-import { request } from "../../../lib/service/request.ts";
+import { sendText, type Handler } from "../../../lib/std/http.ts";
+import { listen } from "../../../lib/std/listen.ts";
+import { request } from "../../../lib/std/request.ts";
 import { deferred } from "../../support/wait.ts";
 
 /** A handler whose `/slow` requests wait until released. */

@@ -15,9 +15,9 @@ const noisyCpu = 25;
 const extraAttempts = 4;
 
 /**
- * SPEC §8 log ingestion: the real log service process (every 200 fsync-durable) against a
- * bare node:http server reading the same POSTs, alternating runs of the same generator; then
- * JSON arrays of 100 entries in entries/s.
+ * docs/protocol.md#performance-targets log ingestion: the real log service process (every 200
+ * fsync-durable) against a bare node:http server reading the same POSTs, alternating runs of the
+ * same generator; then JSON arrays of 100 entries in entries/s.
  */
 export async function benchLog(context: BenchContext): Promise<Row[]> {
   const ratioWhat = `log ingestion, text, ${connections} keep-alive conns (log ÷ bare req/s)`;

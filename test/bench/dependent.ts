@@ -1,7 +1,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { parseServiceList, type Registration } from "../lib/registry/registration.ts";
-import { request } from "../lib/service/request.ts";
+import { parseServiceList, type Registration } from "../../lib/registry/registration.ts";
+import { request } from "../../lib/std/request.ts";
 
 /** Which half of a patch an entry came in. */
 export type PatchKind = "Added" | "Removed";

@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { describe, it, type TestContext } from "node:test";
 import {
-  describeError,
   HttpError,
   maxBodyBytes,
   readBody,
@@ -13,9 +12,10 @@ import {
   sendJSON,
   sendText,
   type Handler,
-} from "../../../lib/service/http.ts";
-import { listen } from "../../../lib/service/listen.ts";
-import { request } from "../../../lib/service/request.ts";
+} from "../../../lib/std/http.ts";
+import { describeError } from "../../../lib/std/errors.ts";
+import { listen } from "../../../lib/std/listen.ts";
+import { request } from "../../../lib/std/request.ts";
 import { deferred } from "../../support/wait.ts";
 
 async function serve(t: TestContext, handler: Handler): Promise<string> {

@@ -1,4 +1,4 @@
-/** What every benchmark gets from `bench/main.ts`. */
+/** What every benchmark gets from `test/bench/main.ts`. */
 export interface BenchContext {
   /** Fewer runs and trials, shorter windows: a smoke run. */
   quick: boolean;

@@ -50,7 +50,7 @@ export function killAllStarted(): void {
 
 /** The file URL of a compiled command, e.g. `command("logservice")`, or undefined if absent. */
 export function command(name: string): URL | undefined {
-  const url = new URL(`../cmd/${name}/main.js`, import.meta.url);
+  const url = new URL(`../../cmd/${name}/main.js`, import.meta.url);
   return existsSync(fileURLToPath(url)) ? url : undefined;
 }
 

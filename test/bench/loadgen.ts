@@ -1,4 +1,4 @@
-// A load generator run as its own process (forked once by bench/load.ts and reused, so its
+// A load generator run as its own process (forked once by test/bench/load.ts and reused, so its
 // JIT is warm for every run): keep-alive POSTs over N connections for a fixed time, told what
 // to do and reporting completed requests and latencies over IPC.
 import http from "node:http";

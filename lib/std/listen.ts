@@ -4,7 +4,8 @@ import { HttpError, sendError, type Handler } from "./http.ts";
 
 /** Options of `listen`. */
 export interface ListenOptions {
-  /** Interface to bind and host name to advertise; default `localhost` (SPEC §7). */
+  /** Interface to bind and host name to advertise; default `localhost` (docs/protocol.md#security).
+   * */
   host?: string;
   /** Port to bind; `0` picks a free one and the URL shows the real port. Default `0`. */
   port?: number;
@@ -40,7 +41,14 @@ export async function listen(handler: Handler, options: ListenOptions = {}): Pro
   const { host = "localhost", port = 0, keepAliveTimeoutMs = 65_000, log } = options;
   let closing: Promise<void> | undefined;
 
-  const server = createServer((req, res) => {
+  const server = createServer({
+    keepAliveTimeout: keepAliveTimeoutMs,
+    // Slow senders must not hold a connection: the headers within 10 s, the whole request
+    // within 30 s, checked every second (Node's default check runs only every 30 s).
+    headersTimeout: 10_000,
+    requestTimeout: 30_000,
+    connectionsCheckingInterval: 1_000,
+  }, (req, res) => {
     if (closing) {
       res.setHeader("Connection", "close");
       sendError(res, new HttpError(503, "service is shutting down"));
@@ -53,10 +61,6 @@ export async function listen(handler: Handler, options: ListenOptions = {}): Pro
       sendError(res, error, log);
     }
   });
-  server.keepAliveTimeout = keepAliveTimeoutMs;
-  server.headersTimeout = Math.max(keepAliveTimeoutMs + 1_000, 10_000);
-  // Slow senders must not hold a connection forever.
-  server.requestTimeout = 30_000;
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -6,7 +6,8 @@ import { keepAliveAgent, registryOrSkip } from "./services.ts";
 import { fmt, summarize } from "./stats.ts";
 import type { Row } from "./table.ts";
 
-// The registry's defaults (SPEC §1): the targets of SPEC §8 are stated for them.
+// The registry's defaults (docs/protocol.md#commands): the targets of
+// docs/protocol.md#performance-targets are stated for them.
 const intervalMs = 3_000;
 const timeoutMs = 1_000;
 const failures = 3;
@@ -20,10 +21,11 @@ interface Provider {
 }
 
 /**
- * SPEC §8 failure detection with the registry's default health-check settings: kill -9 of
- * provider processes at random moments of the check cycle → the dependent's `Removed`; and
- * SIGSTOPped (hung) providers → `Removed`, against interval + failures × (timeout + 1 s),
- * while the heartbeat gaps of healthy providers show whether other checks were delayed.
+ * Failure detection (docs/protocol.md#performance-targets) with the registry's default
+ * health-check settings: kill -9 of provider processes at random moments of the check cycle →
+ * the dependent's `Removed`; and SIGSTOPped (hung) providers → `Removed`, against interval +
+ * failures × (timeout + 1 s), while the heartbeat gaps of healthy providers show whether
+ * other checks were delayed.
  */
 export async function benchFailure(context: BenchContext): Promise<Row[]> {
   const killWhat = "kill -9 of a provider → dependent receives Removed";

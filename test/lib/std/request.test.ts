@@ -3,7 +3,7 @@ import { once } from "node:events";
 import { createServer as createHttpServer, type Server } from "node:http";
 import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { describe, it, type TestContext } from "node:test";
-import { isConnectionError, request, RequestError } from "../../../lib/service/request.ts";
+import { isConnectionError, request, RequestError } from "../../../lib/std/request.ts";
 
 async function serve(t: TestContext, server: Server | ReturnType<typeof createNetServer>) {
   server.listen(0, "127.0.0.1");

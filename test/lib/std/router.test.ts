@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it, type TestContext } from "node:test";
-import { HttpError, sendJSON, sendText } from "../../../lib/service/http.ts";
-import { listen } from "../../../lib/service/listen.ts";
-import { request } from "../../../lib/service/request.ts";
-import { createRouter, type Route, type RouterOptions } from "../../../lib/service/router.ts";
+import { HttpError, sendJSON, sendText } from "../../../lib/std/http.ts";
+import { listen } from "../../../lib/std/listen.ts";
+import { request } from "../../../lib/std/request.ts";
+import { createRouter, type Route, type RouterOptions } from "../../../lib/std/router.ts";
 
 const routes: Route[] = [
   {

@@ -14,25 +14,3 @@ export function backoffDelay(
   const base = Math.min(maxMs, minMs * 2 ** exponent);
   return Math.max(1, Math.round(base / 2 + (random() * base) / 2));
 }
-
-/**
- * Waits `ms` milliseconds. Resolves `true` when the time passed, `false` as soon as `signal`
- * aborts (or at once when it already has); never rejects, so loops can simply stop.
- */
-export function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) {
-      resolve(false);
-      return;
-    }
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve(true);
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}

@@ -6,10 +6,10 @@ import { fmt, medianSpread, summarize } from "./stats.ts";
 import { skipped, type Row } from "./table.ts";
 
 /**
- * SPEC §8 start-up: spawn a real service process → the registry has it (timed by the
- * `Added` patch a dependent requiring it receives, pushed right after the registry stored
- * it); then SIGTERM → `Removed` (a graceful stop of a real process). A bare node:http
- * process gives the floor: how long Node itself takes to start and listen.
+ * Start-up (docs/protocol.md#performance-targets): spawn a real service process → the registry
+ * has it (timed by the `Added` patch a dependent requiring it receives, pushed right after the
+ * registry stored it); then SIGTERM → `Removed` (a graceful stop of a real process). A bare
+ * node:http process gives the floor: how long Node itself takes to start and listen.
  */
 export async function benchStartup(context: BenchContext): Promise<Row[]> {
   const what = "service process start → registered";

@@ -3,10 +3,10 @@ import type { IncomingMessage } from "node:http";
 import { HttpError } from "./http.ts";
 
 /**
- * A check of the shared bearer token of SPEC §7: `check(req)` throws `HttpError(401)`
- * (message `<context>: missing or wrong bearer token`, with `WWW-Authenticate`) unless the
- * request carries `Authorization: Bearer <token>`. Without a token every request passes, so
- * the system stays wire-compatible with Go services.
+ * A check of the shared bearer token of docs/protocol.md#security: `check(req)` throws
+ * `HttpError(401)` (message `<context>: missing or wrong bearer token`, with `WWW-Authenticate`)
+ * unless the request carries `Authorization: Bearer <token>`. Without a token every request passes,
+ * so the system stays wire-compatible with Go services.
  */
 export function bearerCheck(
   token: string | undefined,

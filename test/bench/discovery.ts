@@ -7,9 +7,9 @@ import type { Row } from "./table.ts";
 const deadlineMs = 2_000;
 
 /**
- * SPEC §8 discovery latency: a registry process and an in-process dependent requiring "X";
- * each trial registers a new X instance and times the dependent's `Added`, then DELETEs it
- * (what a gracefully stopping service does) and times `Removed`.
+ * docs/protocol.md#performance-targets discovery latency: a registry process and an in-process
+ * dependent requiring "X"; each trial registers a new X instance and times the dependent's `Added`,
+ * then DELETEs it (what a gracefully stopping service does) and times `Removed`.
  */
 export async function benchDiscovery(context: BenchContext): Promise<Row[]> {
   const addedWhat = "registration → dependent receives Added";

@@ -11,10 +11,10 @@ const intervalMs = 3_000;
 const concurrency = 64;
 
 /**
- * SPEC §8 registry scale: N registrations whose heartbeat URLs are served by four heartbeat
- * servers in a child process that records every check. Measures the time to register them
- * all, whether each instance is checked every interval, the registry's RSS and CPU, and
- * `GET /services` latency while the checks run.
+ * docs/protocol.md#performance-targets registry scale: N registrations whose heartbeat URLs are
+ * served by four heartbeat servers in a child process that records every check. Measures the time
+ * to register them all, whether each instance is checked every interval, the registry's RSS and
+ * CPU, and `GET /services` latency while the checks run.
  */
 export async function benchScale(context: BenchContext): Promise<Row[]> {
   const { quick, progress, signal } = context;

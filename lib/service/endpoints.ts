@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Logger } from "../log/logger.ts";
+import type { Logger } from "../std/log.ts";
 import type { Providers } from "../registry/providers.ts";
 import { parsePatch, type Patch } from "../registry/registration.ts";
-import { bearerCheck } from "./auth.ts";
-import { HttpError, pathOf, readJSON, type Handler } from "./http.ts";
+import { bearerCheck } from "../std/auth.ts";
+import { HttpError, pathOf, readJSON, type Handler } from "../std/http.ts";
 
 /** Options of `createRunnerHandler`. */
 export interface RunnerHandlerOptions {
@@ -11,7 +11,7 @@ export interface RunnerHandlerOptions {
   providers: Providers;
   /** Where applied and rejected patches are reported. */
   log: Logger;
-  /** When set, patches must carry `Authorization: Bearer <token>` (SPEC §7). */
+  /** When set, patches must carry `Authorization: Bearer <token>` (docs/protocol.md#security). */
   token?: string;
   /** Called on every heartbeat request (the anti-entropy clock). */
   onHeartbeat?: () => void;
@@ -22,10 +22,11 @@ export interface RunnerHandlerOptions {
 }
 
 /**
- * The endpoints every registered service has (SPEC §2), in front of the app's own handler:
- * `GET /heartbeat` → `200`; `POST /services` + Patch → `200` after applying it with set
- * semantics, `400` for a bad patch, `401` for a missing or wrong token when one is required.
- * Other methods on `/services` go to the app (the portal serves `GET /services`).
+ * The endpoints every registered service has (docs/protocol.md#wire-protocol), in front of
+ * the app's own handler: `GET /heartbeat` → `200`; `POST /services` + Patch → `200` after
+ * applying it with set semantics, `400` for a bad patch, `401` for a missing or wrong token
+ * when one is required. Other methods on `/services` go to the app (the portal serves
+ * `GET /services`).
  *
  * Errors are thrown, for `listen` to answer with `sendError`.
  */

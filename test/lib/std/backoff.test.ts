@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { backoffDelay, sleep } from "../../../lib/service/backoff.ts";
+import { backoffDelay } from "../../../lib/std/backoff.ts";
 
 describe("backoffDelay", () => {
   it("doubles from the minimum up to the cap", () => {
@@ -22,21 +22,5 @@ describe("backoffDelay", () => {
 
   it("never waits less than 1 ms", () => {
     assert.equal(backoffDelay(1, 0, 0, () => 0), 1);
-  });
-});
-
-describe("sleep", () => {
-  it("resolves true once the time has passed", async () => {
-    const started = performance.now();
-    assert.equal(await sleep(20), true);
-    assert.ok(performance.now() - started >= 15);
-  });
-
-  it("resolves false as soon as the signal aborts, or at once when it has", async () => {
-    const controller = new AbortController();
-    const sleeping = sleep(60_000, controller.signal);
-    controller.abort();
-    assert.equal(await sleeping, false);
-    assert.equal(await sleep(60_000, AbortSignal.abort()), false);
   });
 });

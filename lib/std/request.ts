@@ -17,7 +17,7 @@ export interface RequestOptions {
 }
 
 /** A complete response whose body has been read (and capped). */
-export interface Response {
+export interface HttpResponse {
   status: number;
   headers: IncomingHttpHeaders;
   body: Buffer;
@@ -68,7 +68,7 @@ export function isConnectionError(error: unknown): boolean {
  * response arrived: a connection error, the timeout (`ETIMEDOUT`), the caller's abort
  * (`EABORTED`) or an oversized body (`ETOOLARGE`).
  */
-export async function request(url: string, options: RequestOptions = {}): Promise<Response> {
+export async function request(url: string, options: RequestOptions = {}): Promise<HttpResponse> {
   try {
     return await send(url, options);
   } catch (error) {
@@ -81,10 +81,10 @@ export async function request(url: string, options: RequestOptions = {}): Promis
 
 class StaleSocketError extends RequestError {}
 
-function send(url: string, options: RequestOptions): Promise<Response> {
+function send(url: string, options: RequestOptions): Promise<HttpResponse> {
   const { method = "GET", body, timeoutMs = 5_000, signal, maxResponseBytes = 1024 * 1024 } =
     options;
-  return new Promise<Response>((resolve, reject) => {
+  return new Promise<HttpResponse>((resolve, reject) => {
     if (signal?.aborted) {
       reject(new RequestError(url, "EABORTED", `${method} aborted`, { cause: signal.reason }));
       return;
@@ -92,7 +92,7 @@ function send(url: string, options: RequestOptions): Promise<Response> {
     const headers: Record<string, string | number> = { ...options.headers };
     if (body !== undefined) headers["Content-Length"] = Buffer.byteLength(body);
     let settled = false;
-    const finish = (error: RequestError | undefined, response?: Response) => {
+    const finish = (error: RequestError | undefined, response?: HttpResponse) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);

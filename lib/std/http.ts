@@ -1,9 +1,11 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { describeError, NotFoundError, UnavailableError, ValidationError } from "./errors.ts";
 
 /** A request handler: Go's `http.Handler` as one function. */
 export type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
-/** Largest request body any endpoint accepts (SPEC §4.1, §2). */
+/** Largest request body any endpoint accepts (docs/protocol.md#registry,
+ * docs/protocol.md#wire-protocol). */
 export const maxBodyBytes = 64 * 1024;
 
 /**
@@ -152,11 +154,13 @@ function send(res: ServerResponse, status: number, contentType: string, body: st
 }
 
 /**
- * Turns any thrown value into the answer SPEC §2 prescribes: `{"error": message}`.
+ * Turns any thrown value into the JSON error answer of every service: `{"error": message}`.
  *
- * An `HttpError` keeps its status, headers and message; anything else is answered `500` with a
- * generic message, so internals never leak to clients. With `log`, every error is reported
- * there once — a client mistake as `POST /log: 413 …` (SPEC §6), anything else as an internal
+ * An `HttpError` keeps its status, headers and message; the plain errors of domain code are
+ * answered with their message too (`ValidationError` 400, `NotFoundError` 404,
+ * `UnavailableError` 503); anything else is answered `500` with a generic message, so
+ * internals never leak to clients. With `log`, every error is reported there
+ * once — a client mistake as `POST /log: 413 …`, anything else as an internal
  * error with its causes. Refused bodies (413, or 400 for an unfinished one) close the
  * connection, because the rest of the body is still on the wire.
  */
@@ -165,7 +169,7 @@ export function sendError(
   error: unknown,
   log?: (message: string) => void,
 ): void {
-  const known = error instanceof HttpError ? error : undefined;
+  const known = asHttpError(error);
   if (known) {
     const url = (res.req.url ?? "?").slice(0, 200);
     log?.(`${res.req.method ?? "?"} ${url}: ${known.status} ${known.message}`);
@@ -182,26 +186,22 @@ export function sendError(
   sendJSON(res, status, { error: known?.message ?? "internal server error" });
 }
 
+/** The HTTP form of an error whose message is safe to show, or `undefined` for any other. */
+export function asHttpError(error: unknown): HttpError | undefined {
+  if (error instanceof HttpError) return error;
+  const status =
+    error instanceof ValidationError ? 400
+    : error instanceof NotFoundError ? 404
+    : error instanceof UnavailableError ? 503
+    : undefined;
+  return status === undefined ? undefined : new HttpError(status, (error as Error).message, {
+    cause: error,
+  });
+}
+
 /** The path of a request URL: everything before the query. */
 export function pathOf(url: string | undefined): string {
   if (url === undefined) return "/";
   const question = url.indexOf("?");
   return question === -1 ? url : url.slice(0, question);
-}
-
-/** A one-line description of an error and its causes, for logs. */
-export function describeError(error: unknown): string {
-  const parts: string[] = [];
-  let current: unknown = error;
-  for (let depth = 0; current !== undefined && depth < 4; depth++) {
-    if (current instanceof Error) {
-      const code = (current as NodeJS.ErrnoException).code;
-      parts.push(code ? `${current.message} (${code})` : current.message);
-      current = current.cause;
-    } else {
-      parts.push(String(current));
-      current = undefined;
-    }
-  }
-  return parts.join(": ");
 }

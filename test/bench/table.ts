@@ -1,4 +1,5 @@
-/** One line of the results table: one SPEC §8 target, or an informational figure. */
+/** One line of the results table: one docs/protocol.md#performance-targets target, or an
+ * informational figure. */
 export interface Row {
   /** What was measured, e.g. "registration → Added, p50". */
   what: string;

@@ -29,7 +29,7 @@ export interface LoadGenerator {
 }
 
 /**
- * Forks the generator (bench/loadgen.ts). It is a process of its own so its CPU is visible
+ * Forks the generator (test/bench/loadgen.ts). It is a process of its own so its CPU is visible
  * and it never shares an event loop with the orchestration: on 2 cores the target gets one
  * core and the generator the other while this process sleeps.
  */

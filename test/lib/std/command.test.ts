@@ -9,7 +9,7 @@ import {
   type CommandSpec,
   type ExtraFlag,
   type Proc,
-} from "../../../lib/service/cli.ts";
+} from "../../../lib/std/command.ts";
 
 const spec = {
   command: "demo",

@@ -5,7 +5,7 @@ import { createInterface } from "node:readline";
 import { setTimeout as delay } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { listServices } from "../registry/client.ts";
-import type { Env } from "./cli.ts";
+import type { Env } from "../std/command.ts";
 
 /** One service the launcher starts: `node <commandsDir>/<command>/main.js …`. */
 export interface ServiceSpec {
