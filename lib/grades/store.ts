@@ -7,8 +7,7 @@ import { parseStudents, type Grade, type Student } from "./grades.ts";
 
 /** Options of `openGradeStore`. */
 export interface GradeStoreOptions {
-  /** The JSON data file (`--data`, docs/protocol.md#commands); created with the seed students when
-   * missing. */
+  /** The JSON data file (`--data`); created with the seed students when missing. */
   file: string;
   /** Where loading and seeding are reported. */
   log?: Logger;

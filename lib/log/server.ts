@@ -28,8 +28,7 @@ export interface LogServerOptions {
 
 /** A log service: its handler, its counters and the way to close its file. */
 export interface LogServer {
-  /** Answers `POST /log` and `GET /log` (docs/protocol.md#wire-protocol); everything else
-   * `404`/`405`. */
+  /** Answers `POST /log` and `GET /log`; everything else `404`/`405`. */
   handler: Handler;
   /** Waits for pending writes and closes the file; close the HTTP server first. */
   close(): Promise<void>;

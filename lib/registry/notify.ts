@@ -139,8 +139,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
 }
 
 
-/** The wire form: always both lists, as arrays (docs/protocol.md#wire-protocol), fields in the Go
- * order. */
+/** The wire form: always both lists, as arrays, fields in the Go order. */
 function toPatch(pending: Pending): Patch {
   const patch: Patch = { Added: [], Removed: [] };
   for (const { entry, added } of pending.values()) {

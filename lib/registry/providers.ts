@@ -29,8 +29,7 @@ export class NoProviderError extends UnavailableError {
 export interface Providers {
   /** Applies a patch with set semantics: Added then Removed; applying it twice changes nothing. */
   apply(patch: Patch): void;
-  /** Replaces every set with the patch's entries (the registration answer,
-   * docs/protocol.md#the-service-runner). */
+  /** Replaces every set with the patch's entries (the registration answer). */
   replace(patch: Patch): void;
   /**
    * A random provider URL of `name`, leaving out those in `skip`; throws `NoProviderError`

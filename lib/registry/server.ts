@@ -34,8 +34,7 @@ export interface RegistryOptions {
   retryDelayMs?: number;
   /** A registration critical this long is removed. */
   deregisterAfterMs?: number;
-  /** Bearer token required on `POST`/`DELETE /services` and sent with every patch
-   * (docs/protocol.md#security). */
+  /** Bearer token required on `POST`/`DELETE /services` and sent with every patch. */
   token?: string;
   log?: Logger;
   now?: () => Date;

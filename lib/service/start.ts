@@ -33,8 +33,7 @@ export interface ServiceOptions {
   registryURL: string;
   /** ServiceNames whose providers it needs; `LogService` also routes `context.log` there. */
   requiredServices?: string[];
-  /** Shared bearer token (docs/protocol.md#security): sent to the registry, required on incoming
-   * patches. */
+  /** Shared bearer token: sent to the registry, required on incoming patches. */
   token?: string;
   /** Builds the app handler; the runner answers GET /heartbeat and POST /services itself. */
   handler: (context: ServiceContext) => Handler;

@@ -4,8 +4,7 @@ import { describeError, NotFoundError, UnavailableError, ValidationError } from 
 /** A request handler: Go's `http.Handler` as one function. */
 export type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
-/** Largest request body any endpoint accepts (docs/protocol.md#registry,
- * docs/protocol.md#wire-protocol). */
+/** Largest request body any endpoint accepts (docs/protocol.md#bad-input). */
 export const maxBodyBytes = 64 * 1024;
 
 /**

@@ -4,8 +4,7 @@ import { HttpError, sendError, type Handler } from "./http.ts";
 
 /** Options of `listen`. */
 export interface ListenOptions {
-  /** Interface to bind and host name to advertise; default `localhost` (docs/protocol.md#security).
-   * */
+  /** Interface to bind and host name to advertise; default `localhost`. */
   host?: string;
   /** Port to bind; `0` picks a free one and the URL shows the real port. Default `0`. */
   port?: number;
