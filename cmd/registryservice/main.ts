@@ -4,6 +4,7 @@ import { once } from "node:events";
 import { streamLogger } from "../../lib/std/log.ts";
 import { runCommand } from "../../lib/std/command.ts";
 import { listen } from "../../lib/std/listen.ts";
+import { addProcessMetrics, createMetrics } from "../../lib/std/metrics.ts";
 import { createRegistry } from "../../lib/registry/server.ts";
 
 await runCommand(
@@ -49,7 +50,10 @@ await runCommand(
       log,
     });
     try {
-      const server = await listen(registry.handler, { host: flags.host, port: flags.port, log });
+      const metrics = createMetrics();
+      addProcessMetrics(metrics);
+      const { host, port } = flags;
+      const server = await listen(registry.handler, { host, port, log, metrics });
       process.stdout.write(`Registry listening on ${server.url}\n`);
       if (!signal.aborted) await once(signal, "abort");
       log("stopping");

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "../std/log.ts";
 import type { Providers } from "../registry/providers.ts";
 import { parsePatch, type Patch } from "../registry/registration.ts";
+import { markRoute } from "../std/servermetrics.ts";
 import { bearerCheck } from "../std/auth.ts";
 import { HttpError, pathOf, readJSON, type Handler } from "../std/http.ts";
 
@@ -50,6 +51,7 @@ export function createRunnerHandler(options: RunnerHandlerOptions): Handler {
   return (req, res) => {
     const path = pathOf(req.url);
     if (path === "/heartbeat") {
+      markRoute(req, path);
       if (req.method !== "GET" && req.method !== "HEAD") {
         throw new HttpError(405, `method ${req.method ?? "?"} not allowed on /heartbeat`, {
           headers: { Allow: "GET, HEAD" },
@@ -60,7 +62,10 @@ export function createRunnerHandler(options: RunnerHandlerOptions): Handler {
       res.end();
       return undefined;
     }
-    if (path === "/services" && req.method === "POST") return update(req, res);
+    if (path === "/services" && req.method === "POST") {
+      markRoute(req, path);
+      return update(req, res);
+    }
     return app(req, res);
   };
 }

@@ -5,6 +5,7 @@ import { createProviders, type Providers } from "../registry/providers.ts";
 import { HttpError, type Handler } from "../std/http.ts";
 import { describeError } from "../std/errors.ts";
 import { listen, type Listening } from "../std/listen.ts";
+import { addProcessMetrics, createMetrics, type Metrics } from "../std/metrics.ts";
 import type { CommonFlags } from "../std/command.ts";
 import { createRegistrar, type Registrar } from "./registrar.ts";
 import { createRunnerHandler } from "./endpoints.ts";
@@ -19,6 +20,11 @@ export interface ServiceContext {
   log: Logger;
   /** Aborts when the service starts shutting down. */
   signal: AbortSignal;
+  /**
+   * The service's metrics, answered at `GET /metrics`: the runner counts requests and the
+   * process figures; a service registers its own counters here.
+   */
+  metrics: Metrics;
 }
 
 /** Options of `startService`. */
@@ -68,6 +74,7 @@ export interface ServiceHandle {
   url: string;
   providers: Providers;
   log: Logger;
+  metrics: Metrics;
   /** Resolves at the first successful registration; rejects if it stops before one. */
   registered: Promise<void>;
   /** Resolves after the full graceful shutdown, remote-log flush included. Never rejects. */
@@ -107,6 +114,8 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
   const lifecycle = options.log ?? streamLogger(name);
   const requiredServices = [...new Set(options.requiredServices ?? [])];
   const providers = createProviders();
+  const metrics = createMetrics();
+  addProcessMetrics(metrics);
   let app: Handler | undefined;
   let registrar: Registrar | undefined;
 
@@ -127,7 +136,7 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
   let listening: Listening;
   try {
     // Unexpected handler errors belong with the app's own lines (the remote log, if any).
-    listening = await listen(runner, { host, port, log: (line) => log(line) });
+    listening = await listen(runner, { host, port, metrics, log: (line) => log(line) });
   } catch (error) {
     throw new Error(`service: ${name}: listen on ${host}:${port}: ${describeError(error)}`, {
       cause: error,
@@ -146,7 +155,7 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
       });
       log = remote.log;
     }
-    app = options.handler({ url, providers, log, signal });
+    app = options.handler({ url, providers, log, signal, metrics });
   } catch (error) {
     await listening.close(0);
     await remote?.close(AbortSignal.timeout(flushTimeoutMs)).catch(() => undefined);
@@ -203,7 +212,7 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
     else signal.addEventListener("abort", run, { once: true });
   });
   if (!signal.aborted) keeper.start();
-  return { url, providers, log, registered: keeper.registered, done };
+  return { url, providers, log, metrics, registered: keeper.registered, done };
 }
 
 /** The message of an error whose message already tells the whole story (registry errors). */

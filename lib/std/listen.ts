@@ -1,6 +1,8 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { HttpError, sendError, type Handler } from "./http.ts";
+import type { Metrics } from "./metrics.ts";
+import { serveMetrics, type ServedMetrics } from "./servermetrics.ts";
 
 /** Options of `listen`. */
 export interface ListenOptions {
@@ -15,6 +17,11 @@ export interface ListenOptions {
   keepAliveTimeoutMs?: number;
   /** Where unexpected handler errors are reported. */
   log?: (message: string) => void;
+  /**
+   * The service's metrics: when given, the server counts and times every request in them and
+   * answers `GET /metrics` with them (the Prometheus text format) before `handler` sees it.
+   */
+  metrics?: Metrics;
 }
 
 /** A listening server and the way to stop it. */
@@ -39,6 +46,7 @@ export interface Listening {
 export async function listen(handler: Handler, options: ListenOptions = {}): Promise<Listening> {
   const { host = "localhost", port = 0, keepAliveTimeoutMs = 65_000, log } = options;
   let closing: Promise<void> | undefined;
+  let served: ServedMetrics | undefined;
 
   const server = createServer({
     keepAliveTimeout: keepAliveTimeoutMs,
@@ -53,6 +61,7 @@ export async function listen(handler: Handler, options: ListenOptions = {}): Pro
       sendError(res, new HttpError(503, "service is shutting down"));
       return;
     }
+    if (served?.begin(req, res)) return;
     try {
       const result = handler(req, res);
       if (result) result.catch((error: unknown) => sendError(res, error, log));
@@ -60,6 +69,8 @@ export async function listen(handler: Handler, options: ListenOptions = {}): Pro
       sendError(res, error, log);
     }
   });
+
+  if (options.metrics) served = serveMetrics(server, options.metrics);
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

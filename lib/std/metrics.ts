@@ -12,6 +12,8 @@ export type Labels = Readonly<Record<string, string>>;
 export interface Counter {
   /** Adds `by` (default 1, never negative) to the series with these labels. */
   inc(labels?: Labels, by?: number): void;
+  /** The series with these labels, bound once: cheaper on a hot path than `inc(labels)`. */
+  with(labels: Labels): { inc(by?: number): void };
 }
 
 /** A value that goes up and down (queue depth, open connections). */
@@ -24,6 +26,8 @@ export interface Gauge {
 /** Observations counted into buckets (latencies, sizes), with their sum and count. */
 export interface Histogram {
   observe(value: number, labels?: Labels): void;
+  /** The series with these labels, bound once: cheaper on a hot path than `observe`. */
+  with(labels: Labels): { observe(value: number): void };
 }
 
 /** The metrics of one process or service. */
@@ -84,32 +88,38 @@ export function createMetrics(): Metrics {
   };
 
   const series = (type: "counter" | "gauge", name: string, help: string) => {
-    const values = new Map<string, number>();
+    const values = new Map<string, { value: number }>();
     add({
       name,
       help,
       type,
-      lines: () => [...values].map(([labels, value]) => sample(name, labels, value)),
+      lines: () => [...values].map(([labels, one]) => sample(name, labels, one.value)),
     });
-    return (labels: Labels | undefined, change: (old: number) => number) => {
+    return (labels: Labels | undefined): { value: number } => {
       const key = labelText(labels);
-      values.set(key, change(values.get(key) ?? 0));
+      let one = values.get(key);
+      if (!one) values.set(key, (one = { value: 0 }));
+      return one;
     };
   };
 
   return {
     counter(name, help) {
-      const update = series("counter", name, help);
+      const find = series("counter", name, help);
       return {
-        inc: (labels, by = 1) => update(labels, (old) => old + Math.max(0, by)),
+        inc: (labels, by = 1) => void (find(labels).value += Math.max(0, by)),
+        with: (labels) => {
+          const one = find(labels);
+          return { inc: (by = 1) => void (one.value += Math.max(0, by)) };
+        },
       };
     },
     gauge(name, help) {
-      const update = series("gauge", name, help);
+      const find = series("gauge", name, help);
       return {
-        set: (value, labels) => update(labels, () => value),
-        inc: (labels, by = 1) => update(labels, (old) => old + by),
-        dec: (labels, by = 1) => update(labels, (old) => old - by),
+        set: (value, labels) => void (find(labels).value = value),
+        inc: (labels, by = 1) => void (find(labels).value += by),
+        dec: (labels, by = 1) => void (find(labels).value -= by),
       };
     },
     collect(name, help, type, read) {
@@ -138,21 +148,29 @@ export function createMetrics(): Metrics {
         type: "histogram",
         lines: () => [...all.values()].flatMap((one) => histogramLines(name, bounds, one)),
       });
+      const find = (labels: Labels | undefined): HistogramSeries => {
+        const key = labelText(labels);
+        let one = all.get(key);
+        if (!one) {
+          one = { labels: key, buckets: new Array<number>(bounds.length).fill(0), sum: 0,
+            count: 0 };
+          all.set(key, one);
+        }
+        return one;
+      };
+      const observe = (one: HistogramSeries, value: number): void => {
+        // Counted in the first bucket whose bound holds it; rendering makes them cumulative.
+        let index = 0;
+        while (index < bounds.length && value > (bounds[index] ?? Infinity)) index++;
+        if (index < bounds.length) one.buckets[index] = (one.buckets[index] ?? 0) + 1;
+        one.sum += value;
+        one.count += 1;
+      };
       return {
-        observe(value, labels) {
-          const key = labelText(labels);
-          let one = all.get(key);
-          if (!one) {
-            one = { labels: key, buckets: new Array<number>(bounds.length).fill(0), sum: 0,
-              count: 0 };
-            all.set(key, one);
-          }
-          // Counted in the first bucket whose bound holds it; rendering makes them cumulative.
-          let index = 0;
-          while (index < bounds.length && value > (bounds[index] ?? Infinity)) index++;
-          if (index < bounds.length) one.buckets[index] = (one.buckets[index] ?? 0) + 1;
-          one.sum += value;
-          one.count += 1;
+        observe: (value, labels) => observe(find(labels), value),
+        with: (labels) => {
+          const one = find(labels);
+          return { observe: (value) => observe(one, value) };
         },
       };
     },

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { HttpError, pathOf, sendError } from "./http.ts";
+import { markRoute } from "./servermetrics.ts";
 
 /** HTTP methods a route may answer. `HEAD` is answered by the `GET` handler. */
 export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
@@ -27,6 +28,7 @@ export interface RouterOptions {
 }
 
 interface CompiledRoute {
+  pattern: string;
   segments: string[];
   methods: Partial<Record<Method, RouteHandler>>;
   allow: string;
@@ -50,7 +52,12 @@ export function createRouter(
   const compiled: CompiledRoute[] = routes.map((route) => {
     const names = Object.keys(route.methods);
     if (names.includes("GET")) names.push("HEAD");
-    return { segments: split(route.path), methods: route.methods, allow: names.join(", ") };
+    return {
+      pattern: route.path,
+      segments: split(route.path),
+      methods: route.methods,
+      allow: names.join(", "),
+    };
   });
   // A path spelled exactly as a route without `:name` segments (`/log`) is found without
   // splitting it, unless an earlier route would match it first.
@@ -70,6 +77,7 @@ export function createRouter(
     req: IncomingMessage,
     res: ServerResponse,
   ): void | Promise<void> => {
+    markRoute(req, route.pattern);
     const method = (req.method === "HEAD" ? "GET" : req.method) as Method;
     const handler = route.methods[method];
     if (!handler) {

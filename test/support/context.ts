@@ -3,6 +3,7 @@
 import type { TestContext } from "node:test";
 import { createProviders, type Providers } from "../../lib/registry/providers.ts";
 import type { ServiceContext } from "../../lib/service/start.ts";
+import { createMetrics } from "../../lib/std/metrics.ts";
 
 /** A hand-made service context and the lines logged through it. */
 export interface HandContext {
@@ -23,6 +24,7 @@ export function handContext(t: TestContext, providers: Providers = createProvide
     providers,
     log: (line: string) => void lines.push(line),
     signal: controller.signal,
+    metrics: createMetrics(),
   };
   return { context, lines };
 }
