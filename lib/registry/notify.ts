@@ -1,6 +1,9 @@
 import { setMaxListeners } from "node:events";
+import { setTimeout as sleep } from "node:timers/promises";
+import { backoffDelay } from "../std/backoff.ts";
 import type { Logger } from "../std/log.ts";
 import { describeError } from "../std/errors.ts";
+import { createLimiter } from "../std/limiter.ts";
 import { request } from "../std/request.ts";
 import type { Patch, PatchEntry } from "./registration.ts";
 
@@ -10,8 +13,12 @@ export interface NotifierOptions {
   timeoutMs: number;
   /** Further attempts after a failed POST, with exponential backoff. */
   retries: number;
-  /** Wait before the first retry; doubles for each further one. Default 100 ms. */
+  /** Wait before the first retry; doubles for each further one, with jitter. Default 100 ms. */
   backoffMs?: number;
+  /** Longest wait between two attempts. Default 5 s. */
+  backoffMaxMs?: number;
+  /** Source of the backoff's jitter, in [0, 1). Default `Math.random`. */
+  random?: () => number;
   /** POSTs in flight at most, over all dependents. Default 512. */
   concurrency?: number;
   /** Sent as `Authorization: Bearer <token>` with every patch (docs/protocol.md#security). */
@@ -45,14 +52,15 @@ interface Queue {
  * patch is given up and logged — the dependent's anti-entropy re-registration repairs it.
  */
 export function createNotifier(options: NotifierOptions): Notifier {
-  const { timeoutMs, retries, backoffMs = 100, log } = options;
+  const { timeoutMs, retries, backoffMs = 100, backoffMaxMs = 5_000, log } = options;
+  const random = options.random ?? Math.random;
   const queues = new Map<string, Queue>();
   const controller = new AbortController();
   // Every request in flight listens on it; thousands at once are expected, not a leak.
   setMaxListeners(0, controller.signal);
   const headers: Record<string, string> = { "Content-Type": "application/json" };
   if (options.token) headers["Authorization"] = `Bearer ${options.token}`;
-  const slots = createSemaphore(options.concurrency ?? 512);
+  const slots = createLimiter(options.concurrency ?? 512);
 
   // One announcement shares its entry objects among all dependents: build each key once.
   const keys = new WeakMap<PatchEntry, string>();
@@ -78,7 +86,11 @@ export function createNotifier(options: NotifierOptions): Notifier {
       }
       const sending = current;
       let failure: string;
-      await slots.acquire();
+      try {
+        await slots.acquire(controller.signal);
+      } catch {
+        break;
+      }
       try {
         const response = await request(url, {
           method: "POST",
@@ -106,7 +118,8 @@ export function createNotifier(options: NotifierOptions): Notifier {
         continue;
       }
       try {
-        await sleep(backoffMs * 2 ** (attempt - 1), controller.signal);
+        await sleep(backoffDelay(attempt, backoffMs, backoffMaxMs, random), undefined,
+          { signal: controller.signal });
       } catch {
         break;
       }
@@ -138,7 +151,6 @@ export function createNotifier(options: NotifierOptions): Notifier {
   };
 }
 
-
 /** The wire form: always both lists, as arrays, fields in the Go order. */
 function toPatch(pending: Pending): Patch {
   const patch: Patch = { Added: [], Removed: [] };
@@ -146,38 +158,4 @@ function toPatch(pending: Pending): Patch {
     (added ? patch.Added : patch.Removed).push({ Name: entry.Name, URL: entry.URL });
   }
   return patch;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
-function createSemaphore(limit: number): { acquire(): Promise<void>; release(): void } {
-  let free = limit;
-  const waiting: Array<() => void> = [];
-  return {
-    acquire() {
-      if (free > 0) {
-        free -= 1;
-        return Promise.resolve();
-      }
-      return new Promise((resolve) => waiting.push(resolve));
-    },
-    release() {
-      const wake = waiting.shift();
-      if (wake) wake();
-      else free += 1;
-    },
-  };
 }
