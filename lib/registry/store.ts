@@ -4,12 +4,11 @@ import { writeAtomically } from "../std/atomic.ts";
 import { describeError } from "../std/errors.ts";
 import {
   applyChange,
-  createJournal,
   encodeChange,
   parseJournal,
-  readOptional,
   type Change,
 } from "./journal.ts";
+import { createJournal, readIfExists } from "../std/journal.ts";
 import { parseServiceList, type ServiceStatus } from "./registration.ts";
 
 /** Options of `createStateStore`. */
@@ -148,7 +147,7 @@ export function createStateStore(options: StateStoreOptions): StateStore {
     async load() {
       if (path === "") return [];
       const rows = new Map<string, ServiceStatus>();
-      const text = await readOptional(path);
+      const text = await readIfExists(path);
       if (text !== undefined) {
         try {
           for (const row of parseServiceList(JSON.parse(text) as unknown)) {
@@ -161,7 +160,7 @@ export function createStateStore(options: StateStoreOptions): StateStore {
             `moved it to ${aside} and starting without its registrations`);
         }
       }
-      const journalText = (await readOptional(journalPath)) ?? "";
+      const journalText = (await readIfExists(journalPath)) ?? "";
       if (journalText !== "") {
         const { changes, torn, corrupt } = parseJournal(journalText);
         for (const change of changes) applyChange(rows, change);

@@ -69,17 +69,15 @@ describe("grading GET /students", () => {
 });
 
 describe("grading POST /students/{id}/grades", () => {
-  it("answers 201 with the stored grade, saved to the file before the answer", async (t) => {
+  it("answers 201 with the stored grade, saved to disk before the answer", async (t) => {
     const grading = await startGrading(t);
     const grade = { Title: "<script>alert(1)</script>", Type: "Homework", Score: 91 };
     const response = await grading.call("/students/1/grades", json(JSON.stringify(grade)));
     assert.equal(response.status, 201);
     assert.deepEqual(response.json(), grade);
-    const saved = JSON.parse(await readFile(grading.file, "utf8")) as Array<{
-      ID: number;
-      Grades: unknown[];
-    }>;
-    assert.deepEqual(saved.find((s) => s.ID === 1)?.Grades.at(-1), grade);
+    // On disk as the journal line that a restart replays.
+    const journal = await readFile(`${grading.file}.journal`, "utf8");
+    assert.deepEqual(JSON.parse(journal), { id: 1, index: 3, grade });
     const student = (await grading.call("/students/1")).json() as { Grades: unknown[] };
     assert.deepEqual(student.Grades.at(-1), grade);
     assert.equal(grading.lines.length, 1);
