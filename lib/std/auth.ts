@@ -3,20 +3,22 @@ import type { IncomingMessage } from "node:http";
 import { HttpError } from "./http.ts";
 
 /**
- * A check of the shared bearer token of docs/protocol.md#security: `check(req)` throws
- * `HttpError(401)` (message `<context>: missing or wrong bearer token`, with `WWW-Authenticate`)
- * unless the request carries `Authorization: Bearer <token>`. Without a token every request passes,
- * so the system stays wire-compatible with Go services.
+ * A check of the shared bearer token (docs/protocol.md#security): `check(req)` throws
+ * `HttpError(401)` (message `<context>: missing or wrong bearer token`, with
+ * `WWW-Authenticate`) unless the request carries `Authorization: Bearer <token>`. The scheme
+ * is case-insensitive, as RFC 9110 (section 11.1) says (`bearer T` passes too). Without a
+ * token every request passes, so the system stays wire-compatible with Go services.
  */
 export function bearerCheck(
   token: string | undefined,
   context: string,
 ): (req: IncomingMessage) => void {
   if (token === undefined || token === "") return () => {};
-  const expected = digest(`Bearer ${token}`);
+  const expected = digest(token);
   return (req) => {
+    const [, given] = /^bearer +(.*)$/iu.exec(req.headers.authorization ?? "") ?? [];
     // Hashing both sides first makes the comparison constant-time whatever the lengths.
-    if (timingSafeEqual(digest(req.headers.authorization ?? ""), expected)) return;
+    if (given !== undefined && timingSafeEqual(digest(given), expected)) return;
     throw new HttpError(401, `${context}: missing or wrong bearer token`, {
       headers: { "WWW-Authenticate": `Bearer realm="${context}"` },
     });

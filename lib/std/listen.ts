@@ -15,6 +15,10 @@ export interface ListenOptions {
    * the registry's heartbeat connection survives between checks and its close means a crash.
    */
   keepAliveTimeoutMs?: number;
+  /** Time a client has to send a request's headers. Default 10 s. */
+  headersTimeoutMs?: number;
+  /** Time a client has to send a whole request, body included. Default 30 s. */
+  requestTimeoutMs?: number;
   /** Where unexpected handler errors are reported. */
   log?: (message: string) => void;
   /**
@@ -41,21 +45,26 @@ export interface Listening {
  * Starts an HTTP server for `handler` on host:port and resolves once it listens.
  *
  * Rejects when the address cannot be bound (e.g. `EADDRINUSE`). Errors a handler throws or
- * rejects with are answered by `sendError`, so a handler bug never crashes the process.
+ * rejects with are answered by `sendError`, so a handler bug never crashes the process. Every
+ * answer carries `X-Content-Type-Options: nosniff`. A client that sends its headers or its
+ * whole request too slowly is answered `408` and cut off (see the timeouts in the options).
  */
 export async function listen(handler: Handler, options: ListenOptions = {}): Promise<Listening> {
   const { host = "localhost", port = 0, keepAliveTimeoutMs = 65_000, log } = options;
+  const { headersTimeoutMs = 10_000, requestTimeoutMs = 30_000 } = options;
   let closing: Promise<void> | undefined;
   let served: ServedMetrics | undefined;
 
   const server = createServer({
     keepAliveTimeout: keepAliveTimeoutMs,
-    // Slow senders must not hold a connection: the headers within 10 s, the whole request
-    // within 30 s, checked every second (Node's default check runs only every 30 s).
-    headersTimeout: 10_000,
-    requestTimeout: 30_000,
-    connectionsCheckingInterval: 1_000,
+    // Slow senders must not hold a connection; the bounds are checked often (Node's default
+    // check runs only every 30 s, so a 1-byte/s sender would keep it for up to 30 s more).
+    headersTimeout: headersTimeoutMs,
+    requestTimeout: requestTimeoutMs,
+    connectionsCheckingInterval: Math.min(1_000, Math.max(10, headersTimeoutMs / 4)),
   }, (req, res) => {
+    // No answer is ever sniffed into another type (text/plain that echoes input as HTML).
+    res.setHeader("X-Content-Type-Options", "nosniff");
     if (closing) {
       res.setHeader("Connection", "close");
       sendError(res, new HttpError(503, "service is shutting down"));

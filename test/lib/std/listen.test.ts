@@ -136,4 +136,55 @@ describe("listen", () => {
     await assert.rejects(slow, { code: "ECONNRESET" });
     gate.release();
   });
+
+  it("answers every response with nosniff", async (t) => {
+    const server = await listen((_req, res) => sendText(res, 200, "<b>echo</b>"), {
+      host: "127.0.0.1",
+    });
+    t.after(() => server.close());
+    assert.equal((await request(server.url)).headers["x-content-type-options"], "nosniff");
+  });
+
+  it("cuts a client that sends its headers, or its body, one byte at a time", async (t) => {
+    const reached: string[] = [];
+    const server = await listen(async (req, res) => {
+      reached.push(req.url ?? "");
+      for await (const _chunk of req) {
+        // The body trickles in; the request timeout ends it, not the handler.
+      }
+      sendText(res, 200, "whole");
+    }, { host: "127.0.0.1", headersTimeoutMs: 300, requestTimeoutMs: 900 });
+    t.after(() => server.close());
+    const port = Number(new URL(server.url).port);
+
+    /** Writes `head`, then one byte of `trickle` every 50 ms; resolves with what came back. */
+    const slowClient = async (head: string, trickle: string) => {
+      const socket = connect(port, "127.0.0.1");
+      await once(socket, "connect");
+      socket.write(head);
+      let sent = 0;
+      const timer = setInterval(() => {
+        if (sent < trickle.length && !socket.destroyed) socket.write(trickle[sent++] ?? "");
+      }, 50);
+      let answer = "";
+      socket.on("data", (chunk: Buffer) => (answer += chunk.toString("utf8")));
+      // The server closes the connection: the event this test waits for.
+      await once(socket, "close");
+      clearInterval(timer);
+      return { answer, sent, total: trickle.length };
+    };
+
+    // 2 000 header bytes would take 100 s at this pace.
+    const headers = await slowClient("GET /headers HTTP/1.1\r\n", `X-Slow: ${"a".repeat(2_000)}`);
+    assert.match(headers.answer, /^HTTP\/1\.1 408 /);
+    assert.ok(headers.sent < headers.total, "cut before the headers were complete");
+    assert.deepEqual(reached, [], "the handler never saw it");
+
+    const body = await slowClient(
+      "POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\n\r\n", "b".repeat(2_000));
+    assert.match(body.answer, /^HTTP\/1\.1 408 /);
+    assert.ok(body.sent < body.total, "cut before the body was complete");
+    assert.deepEqual(reached, ["/body"]);
+  });
 });
+
