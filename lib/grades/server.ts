@@ -18,15 +18,17 @@ export interface GradesHandlerOptions {
  * grade, answered only after the grade is durable).
  *
  * A non-numeric id is `400`, an unknown student `404`, an invalid grade `400` naming the field,
- * a wrong method `405` with `Allow`; every client mistake is logged once through `context.log`
- * and changes nothing. Each added grade is logged too.
+ * a wrong method `405` with `Allow`, a grade without the shared token (when one is set) `401`;
+ * every client mistake is logged once through `context.log` and changes nothing. Each added
+ * grade is logged and counted (`grades_added_total` at `GET /metrics`).
  */
 export function createGradesHandler(
   context: ServiceContext,
   options: GradesHandlerOptions,
 ): Handler {
   const { store, maxBodyBytes = 16 * 1024 } = options;
-  const log = context.log;
+  const { log, authorize } = context;
+  const added = context.metrics.counter("grades_added_total", "Grades added and acknowledged.");
 
   const findStudent = (idText: string) => {
     const id = parseStudentID(idText);
@@ -51,10 +53,12 @@ export function createGradesHandler(
         path: "/students/:id/grades",
         methods: {
           POST: async (req, res, params) => {
+            authorize(req);
             // Unknown student first: its 404 must not depend on the body being valid.
             const student = findStudent(params["id"] ?? "");
             const grade = parseGrade(await readJSON(req, { limit: maxBodyBytes }));
             const stored = await store.addGrade(student.ID, grade);
+            added.inc();
             log(
               `added grade ${JSON.stringify(stored.Title)} (${stored.Type}, ${stored.Score}) ` +
                 `for student ${student.ID} (${student.FirstName} ${student.LastName})`,

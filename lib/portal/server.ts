@@ -91,7 +91,7 @@ export function createPortalHandler(
       try {
         return await request(`${url}/students/${id}/grades`, {
           method: "POST",
-          headers: { "Content-Type": "application/json" },
+          headers: { ...context.authHeaders, "Content-Type": "application/json" },
           body,
           timeoutMs,
           signal,

@@ -1,9 +1,11 @@
+import type { IncomingMessage } from "node:http";
 import { createRemoteLogger, type RemoteLogger, type RemoteLoggerOptions } from "../log/client.ts";
 import { streamLogger, type Logger } from "../std/log.ts";
 import { deregister } from "../registry/client.ts";
 import { createProviders, type Providers } from "../registry/providers.ts";
 import { HttpError, type Handler } from "../std/http.ts";
 import { describeError } from "../std/errors.ts";
+import { bearerCheck } from "../std/auth.ts";
 import { listen, type Listening } from "../std/listen.ts";
 import { addProcessMetrics, createMetrics, type Metrics } from "../std/metrics.ts";
 import type { CommonFlags } from "../std/command.ts";
@@ -25,6 +27,13 @@ export interface ServiceContext {
    * process figures; a service registers its own counters here.
    */
   metrics: Metrics;
+  /**
+   * Throws `HttpError(401)` unless `req` carries the shared token (`--token`); without one it
+   * lets everything through. Every mutating endpoint of a service calls it.
+   */
+  authorize: (req: IncomingMessage) => void;
+  /** Headers that carry the shared token on calls to other services (`{}` without one). */
+  authHeaders: Readonly<Record<string, string>>;
 }
 
 /** Options of `startService`. */
@@ -39,7 +48,10 @@ export interface ServiceOptions {
   registryURL: string;
   /** ServiceNames whose providers it needs; `LogService` also routes `context.log` there. */
   requiredServices?: string[];
-  /** Shared bearer token: sent to the registry, required on incoming patches. */
+  /**
+   * Shared bearer token: sent to the registry and with the remote log, required on incoming
+   * patches and, through `context.authorize`, on the service's own mutating endpoints.
+   */
   token?: string;
   /** Builds the app handler; the runner answers GET /heartbeat and POST /services itself. */
   handler: (context: ServiceContext) => Handler;
@@ -155,7 +167,15 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
       });
       log = remote.log;
     }
-    app = options.handler({ url, providers, log, signal, metrics });
+    app = options.handler({
+      url,
+      providers,
+      log,
+      signal,
+      metrics,
+      authorize: bearerCheck(token, name),
+      authHeaders: token ? { Authorization: `Bearer ${token}` } : {},
+    });
   } catch (error) {
     await listening.close(0);
     await remote?.close(AbortSignal.timeout(flushTimeoutMs)).catch(() => undefined);

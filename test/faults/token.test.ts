@@ -1,5 +1,6 @@
-// With a token (docs/protocol.md#security): every unauthenticated mutating request to the
-// registry is refused 401, and services reject forged patches, which change nothing.
+// With a token (docs/protocol.md#security): every unauthenticated mutating request — to the
+// registry, a grade, a forged patch — is refused 401 and changes nothing, while the services
+// themselves, sending the token, keep working.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { request } from "../../lib/std/request.ts";
@@ -88,6 +89,29 @@ describe("a system with a token", () => {
     }
     const hello = await request(`${system.get("helloservice").url}/hello?name=token`);
     assert.equal(hello.status, 200);
+  });
+
+  it("grading refuses unauthenticated grades; the portal's form, which sends it, works", async () => {
+    const grading = system.get("gradingservice").url;
+    const grade = JSON.stringify({ Title: "Forged", Type: "Quiz", Score: 0 });
+    for (const { name, headers } of forged) {
+      count.badRequests += 1;
+      const response = await request(`${grading}/students/1/grades`, {
+        method: "POST",
+        headers: { ...headers, "Content-Type": "application/json" },
+        body: grade,
+      });
+      assert.equal(response.status, 401, name);
+    }
+    const student = await request(`${grading}/students/1`);
+    assert.ok(!student.text().includes("Forged"), "no forged grade stored");
+    const form = await request(`${system.get("teacherportal").url}/students/1/grades`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: "Title=Through+the+form&Type=Quiz&Score=50",
+    });
+    assert.equal(form.status, 303);
+    assert.match((await request(`${grading}/students/1`)).text(), /Through the form/);
   });
 
   it("the registry sends the token with every patch", async () => {

@@ -3,6 +3,7 @@
 import type { TestContext } from "node:test";
 import { createProviders, type Providers } from "../../lib/registry/providers.ts";
 import type { ServiceContext } from "../../lib/service/start.ts";
+import { bearerCheck } from "../../lib/std/auth.ts";
 import { createMetrics } from "../../lib/std/metrics.ts";
 
 /** A hand-made service context and the lines logged through it. */
@@ -12,10 +13,15 @@ export interface HandContext {
 }
 
 /**
- * Makes a `ServiceContext` with an empty URL, the given (default: empty) providers and a log
- * kept in `lines`; its signal aborts in `t.after`, as a service's does when it shuts down.
+ * Makes a `ServiceContext` with an empty URL, the given (default: empty) providers, a log kept
+ * in `lines` and the shared `token` (default none); its signal aborts in `t.after`, as a
+ * service's does when it shuts down.
  */
-export function handContext(t: TestContext, providers: Providers = createProviders()): HandContext {
+export function handContext(
+  t: TestContext,
+  providers: Providers = createProviders(),
+  token?: string,
+): HandContext {
   const lines: string[] = [];
   const controller = new AbortController();
   t.after(() => controller.abort());
@@ -25,6 +31,8 @@ export function handContext(t: TestContext, providers: Providers = createProvide
     log: (line: string) => void lines.push(line),
     signal: controller.signal,
     metrics: createMetrics(),
+    authorize: bearerCheck(token, "test"),
+    authHeaders: token ? { Authorization: `Bearer ${token}` } : {},
   };
   return { context, lines };
 }

@@ -19,12 +19,15 @@ interface Grading {
 }
 
 /** A grading handler on a real server with a hand-made context, its store in a temp dir. */
-async function startGrading(t: TestContext): Promise<Grading> {
+async function startGrading(t: TestContext, token?: string): Promise<Grading> {
   const dir = await mkdtemp(join(tmpdir(), "grades-server-"));
   const file = join(dir, "grades.json");
   const store = await openGradeStore({ file });
-  const { context, lines } = handContext(t);
-  const server = await listen(createGradesHandler(context, { store }), { host: "127.0.0.1" });
+  const { context, lines } = handContext(t, undefined, token);
+  const server = await listen(createGradesHandler(context, { store }), {
+    host: "127.0.0.1",
+    metrics: context.metrics,
+  });
   t.after(async () => {
     await server.close(0);
     await store.close();
@@ -170,4 +173,22 @@ describe("grading POST /students/{id}/grades", () => {
     assert.ok(grading.store.writes <= 40);
     await reopened.close();
   });
+
+  it("requires the shared token on POST when one is set, and counts added grades", async (t) => {
+    const grading = await startGrading(t, "s3cret");
+    const body = JSON.stringify({ Title: "Q", Type: "Quiz", Score: 1 });
+    const refused = await grading.call("/students/1/grades", json(body));
+    assert.equal(refused.status, 401);
+    assert.equal(grading.store.get(1)?.Grades.length, 3, "nothing stored");
+    const wrong = json(body);
+    wrong.headers = { ...wrong.headers, Authorization: "Bearer nope" };
+    assert.equal((await grading.call("/students/1/grades", wrong)).status, 401);
+    const right = json(body);
+    right.headers = { ...right.headers, Authorization: "bearer s3cret" };
+    assert.equal((await grading.call("/students/1/grades", right)).status, 201);
+    assert.equal((await grading.call("/students/1")).status, 200, "reading stays open");
+    const metrics = (await grading.call("/metrics")).text();
+    assert.match(metrics, /^grades_added_total 1$/m);
+  });
 });
+
