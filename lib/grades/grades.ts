@@ -39,11 +39,43 @@ const controlCharacters = /[\u0000-\u001f\u007f-\u009f]/u;
  */
 export function parseGrade(value: unknown): Grade {
   const body = asObject(value, "grade");
-  return {
-    Title: parseText(body["Title"], "Title", maxTitleLength),
-    Type: parseGradeType(body["Type"]),
-    Score: parseScore(body["Score"]),
+  const { grade, errors } = checkGrade({
+    Title: body["Title"],
+    Type: body["Type"],
+    Score: body["Score"],
+  });
+  if (grade) return grade;
+  // The first refused field, in the order Title, Type, Score.
+  throw new ValidationError(errors.Title ?? errors.Type ?? errors.Score ?? "grade: invalid");
+}
+
+/** Why each field of a submitted grade was refused, by field name. */
+export type GradeErrors = Partial<Record<keyof Grade, string>>;
+
+/** The outcome of `checkGrade`: the grade, or why each refused field was refused. */
+export type GradeCheck = { grade: Grade; errors?: never } | { grade?: never; errors: GradeErrors };
+
+/**
+ * Checks every field of a submitted grade at once (a form reports them all together, where
+ * `parseGrade` stops at the first): the grade when all are valid, otherwise the message of each
+ * refused field, worded as `parseGrade` words it.
+ */
+export function checkGrade(fields: Readonly<Record<keyof Grade, unknown>>): GradeCheck {
+  const errors: GradeErrors = {};
+  const check = <T>(field: keyof Grade, parse: (value: unknown) => T): T | undefined => {
+    try {
+      return parse(fields[field]);
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      errors[field] = error.message;
+      return undefined;
+    }
   };
+  const Title = check("Title", (value) => parseText(value, "Title", maxTitleLength));
+  const Type = check("Type", parseGradeType);
+  const Score = check("Score", parseScore);
+  if (Title === undefined || Type === undefined || Score === undefined) return { errors };
+  return { grade: { Title, Type, Score } };
 }
 
 /** Accepts a Student (as stored in the data file), or throws `ValidationError` naming the field. */

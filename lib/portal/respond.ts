@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "../std/log.ts";
 import { asHttpError } from "../std/http.ts";
 import { describeError } from "../std/errors.ts";
-import { errorPage } from "./pages.ts";
+import { errorPage } from "./layout.ts";
 
 const securityHeaders = {
   // Defence in depth behind the escaping: no script runs, forms only post back here.

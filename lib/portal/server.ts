@@ -1,19 +1,20 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import {
-  parseGrade,
+  checkGrade,
   parseStudent,
   parseStudents,
-  type Grade,
+  type GradeErrors,
   type Student,
 } from "../grades/grades.ts";
 import { callProvider } from "../registry/call.ts";
 import { listServices } from "../registry/client.ts";
 import { HttpError, readText, type Handler } from "../std/http.ts";
-import { describeError, ValidationError } from "../std/errors.ts";
+import { describeError } from "../std/errors.ts";
 import { RequestError, request, type HttpResponse } from "../std/request.ts";
 import { createRouter } from "../std/router.ts";
 import type { ServiceContext } from "../service/start.ts";
-import { logsPage, servicesPage, studentPage, studentsPage, type GradeForm } from "./pages.ts";
+import { logsPage, servicesPage, studentsPage } from "./pages.ts";
+import { studentPage, type GradeForm } from "./student.ts";
 import { abandoned, answerError, redirect, sendPage } from "./respond.ts";
 import { badStatus, errorText, parseAnswer, unavailable } from "./upstream.ts";
 
@@ -72,20 +73,27 @@ export function createPortalHandler(
       Type: fields.get("Type") ?? "",
       Score: fields.get("Score") ?? "",
     };
-    const refuse = async (message: string) => {
-      log(`refused a grade for student ${id}: ${message}`);
+    const refuse = async (errors: GradeErrors, error?: string) => {
+      const why = [error, ...Object.values(errors)].filter((text) => text !== undefined);
+      log(`refused a grade for student ${id}: ${why.join("; ")}`);
       const student = await getStudent(id, signal);
-      sendPage(res, 400, studentPage(student, { form, error: message }));
+      sendPage(
+        res,
+        400,
+        studentPage(student, { form, errors, ...(error === undefined ? {} : { error }) }),
+      );
     };
 
-    let grade: Grade;
-    try {
-      grade = parseGrade({ Title: form.Title, Type: form.Type, Score: parseScore(form.Score) });
-    } catch (error) {
-      if (!(error instanceof ValidationError)) throw error;
-      await refuse(error.message);
+    const checked = checkGrade({
+      Title: form.Title,
+      Type: form.Type,
+      Score: parseScore(form.Score),
+    });
+    if (checked.errors) {
+      await refuse(checked.errors);
       return;
     }
+    const grade = checked.grade;
     const body = JSON.stringify(grade);
     const response = await callProvider(providers, "GradingService", async (url) => {
       try {
@@ -114,7 +122,10 @@ export function createPortalHandler(
     });
     if (response.status === 404) throw new HttpError(404, `There is no student with ID ${id}.`);
     if (response.status === 400) {
-      await refuse(errorText(response) || "The grading service refused the grade.");
+      const message = errorText(response) || "The grading service refused the grade.";
+      // Its messages name the field ("Score: …"): show such a one next to that field.
+      const field = /^(Title|Type|Score):/.exec(message)?.[1] as keyof GradeErrors | undefined;
+      await (field === undefined ? refuse({}, message) : refuse({ [field]: message }));
       return;
     }
     if (response.status !== 201) throw badStatus("GradingService", response);
@@ -122,8 +133,7 @@ export function createPortalHandler(
       `added grade ${JSON.stringify(grade.Title)} (${grade.Type}, ${grade.Score}) ` +
         `for student ${id} through the form`,
     );
-    res.writeHead(303, { Location: `/students/${id}`, "Content-Length": 0 });
-    res.end();
+    redirect(res, 303, `/students/${id}?added=1`);
   };
 
   return createRouter(
@@ -141,9 +151,10 @@ export function createPortalHandler(
       {
         path: "/students/:id",
         methods: {
-          GET: async (_req, res, params) => {
+          GET: async (req, res, params) => {
             const student = await getStudent(pageID(params["id"] ?? ""), abandoned(res));
-            sendPage(res, 200, studentPage(student));
+            const added = queryOf(req).get("added") === "1";
+            sendPage(res, 200, studentPage(student, { added }));
           },
         },
       },
@@ -201,6 +212,13 @@ function pageID(text: string): number {
     throw new HttpError(404, `There is no student ${JSON.stringify(text.slice(0, 40))}.`);
   }
   return Number(text);
+}
+
+/** The query parameters of a request URL. */
+function queryOf(req: IncomingMessage): URLSearchParams {
+  const url = req.url ?? "/";
+  const question = url.indexOf("?");
+  return new URLSearchParams(question === -1 ? "" : url.slice(question + 1));
 }
 
 /** The form's score text as a number; anything but a plain decimal becomes `NaN` (refused). */

@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import { seedStudents } from "../../../lib/grades/data.ts";
 import {
   average,
+  checkGrade,
   parseGrade,
   parseStudentID,
   parseStudents,
@@ -47,6 +48,24 @@ describe("parseGrade", () => {
       );
     });
   }
+});
+
+describe("checkGrade", () => {
+  it("reports every refused field at once, each with parseGrade's message", () => {
+    assert.deepEqual(checkGrade({ Title: " ", Type: "Exam", Score: 120 }), {
+      errors: {
+        Title: "Title: must be 1 to 200 characters, not blank",
+        Type: "Type: must be one of Quiz, Test, Homework",
+        Score: "Score: must be a finite number from 0 to 100",
+      },
+    });
+    assert.deepEqual(checkGrade({ Title: "Quiz 3", Type: "Quiz", Score: Number.NaN }), {
+      errors: { Score: "Score: must be a finite number from 0 to 100" },
+    });
+    assert.deepEqual(checkGrade({ Title: "Quiz 3", Type: "Quiz", Score: 0 }), {
+      grade: { Title: "Quiz 3", Type: "Quiz", Score: 0 },
+    });
+  });
 });
 
 describe("parseStudentID", () => {

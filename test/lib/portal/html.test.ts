@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { escapeHTML, html, raw } from "../../../lib/portal/html.ts";
-import { errorPage, formatAverage, studentPage, studentsPage } from "../../../lib/portal/pages.ts";
+import { errorPage } from "../../../lib/portal/layout.ts";
+import { studentsPage } from "../../../lib/portal/pages.ts";
+import { formatAverage, studentPage } from "../../../lib/portal/student.ts";
 
 describe("html", () => {
   it("escapes & < > \" ' in every interpolation", () => {

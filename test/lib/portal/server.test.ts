@@ -58,9 +58,11 @@ describe("portal pages over a real system", () => {
       form({ Title: "Final exam", Type: "Test", Score: " 91.5 " }),
     );
     assert.equal(posted.status, 303);
-    assert.equal(posted.headers["location"], "/students/2");
-    const after = (await page(system, "/students/2")).text();
+    assert.equal(posted.headers["location"], "/students/2?added=1");
+    const after = (await page(system, "/students/2?added=1")).text();
     assert.match(after, /<td>Final exam<\/td><td>Test<\/td><td class="num">91.5<\/td>/);
+    assert.match(after, /<p class="notice" role="status">Grade added.<\/p>/);
+    assert.doesNotMatch((await page(system, "/students/2")).text(), /Grade added/);
     assert.deepEqual(system.store.get(2)?.Grades.at(-1), {
       Title: "Final exam",
       Type: "Test",
@@ -74,28 +76,49 @@ describe("portal pages over a real system", () => {
     assert.match(log, /\[GradingService\] - added grade "Final exam" \(Test, 91.5\) for student 2/);
   });
 
-  it("answers invalid input with a 400 page, the message and the refilled form", async (t) => {
+  it("answers invalid input with a 400 page naming every refused field", async (t) => {
     const system = await startSystem(t);
-    const cases: Array<[Record<string, string>, RegExp]> = [
-      [{ Title: `"><b>x`, Type: "Homework", Score: "abc" }, /Score: must be a finite number/],
-      [{ Title: `"><b>x`, Type: "Homework", Score: "1e999" }, /Score: must be a finite number/],
-      [{ Title: `"><b>x`, Type: "Homework", Score: "101" }, /Score: must be a finite number/],
-      [{ Title: "", Type: "Quiz", Score: "5" }, /Title: must be 1 to 200 characters/],
-      [{ Title: `"><b>x`, Type: "Exam", Score: "5" }, /Type: must be one of Quiz, Test, Homework/],
-      [{ Type: "Quiz" }, /Title: /],
+    const title = "Title: must be 1 to 200 characters, not blank";
+    const type = "Type: must be one of Quiz, Test, Homework";
+    const score = "Score: must be a finite number from 0 to 100";
+    const cases: Array<[Record<string, string>, Record<string, string>]> = [
+      [{ Title: "", Type: "Exam", Score: "120" }, { Title: title, Type: type, Score: score }],
+      [{ Title: `"><b>x`, Type: "Homework", Score: "abc" }, { Score: score }],
+      [{ Title: `"><b>x`, Type: "Homework", Score: "1e999" }, { Score: score }],
+      [{ Title: "   ", Type: "Quiz", Score: "5" }, { Title: title }],
+      [{ Title: `"><b>x`, Type: "Exam", Score: "5" }, { Type: type }],
+      [{ Type: "Quiz" }, { Title: title, Score: score }],
     ];
-    for (const [fields, message] of cases) {
+    const ids = { Title: "grade-title", Type: "grade-type", Score: "grade-score" };
+    for (const [fields, errors] of cases) {
       const response = await page(system, "/students/3/grades", form(fields));
-      assert.equal(response.status, 400, JSON.stringify(fields));
+      const what = JSON.stringify(fields);
+      assert.equal(response.status, 400, what);
       const text = response.text();
-      assert.match(text, message);
       assert.match(text, /<h1>Sydnie Barber<\/h1>/);
+      for (const [name, id] of Object.entries(ids)) {
+        const message = errors[name];
+        const marked = new RegExp(`id="${id}"[^>]* aria-invalid="true" aria-describedby="${id}-`);
+        if (message === undefined) {
+          assert.doesNotMatch(text, new RegExp(`${id}-error`), `${what}: ${name} not marked`);
+          continue;
+        }
+        // The message sits in the field's own block, between its label and its control.
+        const block = new RegExp(
+          `<label for="${id}">${name}</label>\\s*<p class="field-error" id="${id}-error">` +
+            `M${message.slice(name.length + 3)}</p>\\s*<(input|select) [^>]*id="${id}"`,
+        );
+        assert.match(text, block, `${what}: ${name} message next to the field`);
+        assert.match(text, marked, `${what}: ${name} aria-invalid`);
+        assert.ok(text.includes(`<li><a href="#${id}">${message}</a></li>`), `${what}: summary`);
+      }
       if (fields["Title"] === `"><b>x`) {
         assert.ok(text.includes(`value="&quot;&gt;&lt;b&gt;x"`), "title refilled, escaped");
         assert.ok(!text.includes(`"><b>x`));
       }
       if (fields["Type"] === "Homework") assert.ok(text.includes(`value="Homework" selected`));
-      if (fields["Score"] === "abc") assert.ok(text.includes(`value="abc"`));
+      if (fields["Type"] === "Exam") assert.match(text, /<option value="" selected disabled>/);
+      if (fields["Score"] !== undefined) assert.ok(text.includes(`value="${fields["Score"]}"`));
     }
     assert.equal(system.store.get(3)?.Grades.length, 3, "nothing stored");
   });
