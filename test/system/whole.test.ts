@@ -26,10 +26,11 @@ describe("the whole system as separate processes", () => {
       body: form.toString(),
     });
     assert.equal(posted.status, 303, posted.text());
-    assert.equal(posted.headers.location, "/students/2");
+    assert.equal(posted.headers.location, "/students/2?added=1");
 
-    const page = await request(portal("/students/2"));
+    const page = await request(portal("/students/2?added=1"));
     assert.equal(page.status, 200);
+    assert.match(page.text(), /Grade added/);
     assert.match(page.text(), new RegExp(escape(title)));
     assert.match(page.text(), /77\.5/);
 
