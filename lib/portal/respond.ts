@@ -29,7 +29,8 @@ export function answerError(
     return;
   }
   if (known) {
-    log(`${where}: ${known.status} ${describeError(known)}`);
+    // The page's message is written to be complete; its causes would only repeat it.
+    log(`${where}: ${known.status} ${known.message}`);
   } else {
     log(`internal error: ${where}: ${describeError(error)}`);
   }

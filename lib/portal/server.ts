@@ -9,14 +9,20 @@ import {
 import { callProvider } from "../registry/call.ts";
 import { listServices } from "../registry/client.ts";
 import { HttpError, readText, type Handler } from "../std/http.ts";
-import { describeError } from "../std/errors.ts";
 import { RequestError, request, type HttpResponse } from "../std/request.ts";
 import { createRouter } from "../std/router.ts";
 import type { ServiceContext } from "../service/start.ts";
 import { logsPage, servicesPage, studentsPage } from "./pages.ts";
 import { studentPage, type GradeForm } from "./student.ts";
 import { abandoned, answerError, redirect, sendPage } from "./respond.ts";
-import { badStatus, errorText, parseAnswer, unavailable } from "./upstream.ts";
+import {
+  badStatus,
+  errorText,
+  parseAnswer,
+  registryUnavailable,
+  unavailable,
+  type Upstream,
+} from "./upstream.ts";
 
 /** Options of `createPortalHandler`. */
 export interface PortalHandlerOptions {
@@ -45,14 +51,17 @@ export function createPortalHandler(
 ): Handler {
   const { registryURL, token, timeoutMs = 3_000, maxFormBytes = 16 * 1024 } = options;
   const { providers, log } = context;
+  const upstream: Upstream = { registryURL, timeoutMs, ...(token === undefined ? {} : { token }) };
+  /** Rethrows a failed call to `service` as the page that explains it. */
+  const explain = (service: string, signal: AbortSignal) => async (error: unknown) => {
+    throw await unavailable(service, error, upstream, signal);
+  };
 
   /** GETs `path` from a GradingService provider and returns the response. */
   const fromGrading = (path: string, signal: AbortSignal): Promise<HttpResponse> =>
     callProvider(providers, "GradingService", (url) =>
       request(`${url}${path}`, { timeoutMs, signal }),
-    ).catch((error: unknown) => {
-      throw unavailable("GradingService", error);
-    });
+    ).catch(explain("GradingService", signal));
 
   const getStudent = async (id: number, signal: AbortSignal): Promise<Student> => {
     const response = await fromGrading(`/students/${id}`, signal);
@@ -117,9 +126,7 @@ export function createPortalHandler(
         }
         throw error;
       }
-    }).catch((error: unknown) => {
-      throw unavailable("GradingService", error);
-    });
+    }).catch(explain("GradingService", signal));
     if (response.status === 404) throw new HttpError(404, `There is no student with ID ${id}.`);
     if (response.status === 400) {
       const message = errorText(response) || "The grading service refused the grade.";
@@ -168,16 +175,9 @@ export function createPortalHandler(
           GET: async (_req, res) => {
             let services;
             try {
-              services = await listServices({
-                registryURL,
-                timeoutMs,
-                signal: abandoned(res),
-                ...(token === undefined ? {} : { token }),
-              });
+              services = await listServices({ ...upstream, signal: abandoned(res) });
             } catch (error) {
-              throw new HttpError(503, `The registry is unavailable: ${describeError(error)}`, {
-                cause: error,
-              });
+              throw registryUnavailable(upstream, error);
             }
             sendPage(res, 200, servicesPage(services, registryURL));
           },
@@ -191,9 +191,7 @@ export function createPortalHandler(
             const { url, response } = await callProvider(providers, "LogService", async (url) => ({
               url,
               response: await request(`${url}/log?lines=100`, { timeoutMs, signal }),
-            })).catch((error: unknown) => {
-              throw unavailable("LogService", error);
-            });
+            })).catch(explain("LogService", signal));
             if (response.status !== 200) throw badStatus("LogService", response);
             sendPage(res, 200, logsPage(response.text(), url));
           },

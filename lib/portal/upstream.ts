@@ -1,25 +1,135 @@
+import { listServices, RegistryError } from "../registry/client.ts";
 import { NoProviderError } from "../registry/providers.ts";
+import type { ServiceStatus } from "../registry/registration.ts";
 import { HttpError } from "../std/http.ts";
 import { describeError } from "../std/errors.ts";
 import { RequestError, type HttpResponse } from "../std/request.ts";
 
-/** Turns a failed call to another service into the `503` page the user should see. */
-export function unavailable(service: string, error: unknown): unknown {
+/** How the portal reaches the registry, and the bound on each of its calls. */
+export interface Upstream {
+  registryURL: string;
+  token?: string;
+  /** Bound on every call to another service, named in "did not answer within 3 s". */
+  timeoutMs: number;
+}
+
+/**
+ * Turns a failed call to another service into the `503` page a person can act on: which
+ * service, at which address, and why in plain words. When the portal knows no instance at all,
+ * it asks the registry why (none registered, or registered but failing its health checks, or
+ * the registry itself is not reachable). Other errors are returned unchanged.
+ */
+export async function unavailable(
+  service: string,
+  error: unknown,
+  upstream: Upstream,
+  signal: AbortSignal,
+): Promise<unknown> {
   if (error instanceof HttpError) return error;
-  if (error instanceof NoProviderError) {
-    const why =
-      error.cause === undefined ? "no instance is registered" : "no registered instance answered";
-    return new HttpError(503, `${service} is unavailable: ${why}. Try again in a moment.`, {
-      cause: error,
-    });
+  const { timeoutMs } = upstream;
+  if (error instanceof NoProviderError && error.cause instanceof RequestError) {
+    return page(`${service} at ${origin(error.cause.url)} ${failed(error.cause, timeoutMs)}.`);
   }
-  if (error instanceof RequestError) {
-    const why = error.code === "ETIMEDOUT" ? "it did not answer in time" : `${error.code}`;
-    return new HttpError(503, `${service} is unavailable: ${why}. Try again in a moment.`, {
-      cause: error,
-    });
+  if (error instanceof NoProviderError) return page(await whyNone(service, upstream, signal));
+  if (error instanceof RequestError && error.code !== "EABORTED") {
+    return page(`${service} at ${origin(error.url)} ${failed(error, timeoutMs)}.`);
   }
   return error;
+}
+
+/** The `503` page for a registry that could not be asked (`listServices` failed). */
+export function registryUnavailable(upstream: Upstream, error: unknown): HttpError {
+  const problem = registryProblem(upstream, error);
+  return new HttpError(503, `${problem.charAt(0).toUpperCase()}${problem.slice(1)}.`, {
+    cause: error,
+  });
+}
+
+async function whyNone(
+  service: string,
+  upstream: Upstream,
+  signal: AbortSignal,
+): Promise<string> {
+  let instances: ServiceStatus[];
+  try {
+    instances = await listServices({ ...upstream, name: service, signal });
+  } catch (error) {
+    return `No ${service} is known to the portal, and ${registryProblem(upstream, error)}.`;
+  }
+  if (instances.length === 0) {
+    return `No ${service} is registered with the registry at ${upstream.registryURL}.`;
+  }
+  if (instances.every((instance) => instance.Status === "critical")) {
+    const count = instances.length === 1 ? "" : ` (all ${instances.length} instances)`;
+    return `${service} is registered but failing its health checks${count}. ` +
+      "The portal will use it again as soon as it passes.";
+  }
+  // The registry knows a passing one whose patch has not reached the portal yet.
+  return `${service} is registered and passing, but the portal has not been told yet. ` +
+    "Try again in a moment.";
+}
+
+function page(message: string): HttpError {
+  return new HttpError(503, message);
+}
+
+/** "the registry at … is not reachable: …" or "… answered 503: closing", without a period. */
+function registryProblem(upstream: Upstream, error: unknown): string {
+  const at = `the registry at ${upstream.registryURL}`;
+  const request = findCause(error, RequestError);
+  if (request !== undefined) return `${at} ${failed(request, upstream.timeoutMs)}`;
+  if (error instanceof RegistryError && error.status !== undefined && error.status !== 200) {
+    // "registry: list services at …: status 503: closing" → "answered 503: closing"
+    return `${at} answered ${error.status}${error.message.replace(/^[^]*: status \d+/, "")}`;
+  }
+  return `${at} sent an answer the portal cannot read (${describeError(error)})`;
+}
+
+/** What happened to a call that got no answer, after "<service> at <url> ". */
+function failed(error: RequestError, timeoutMs: number): string {
+  if (error.code === "ETIMEDOUT") return `did not answer within ${seconds(timeoutMs)}`;
+  if (error.code === "ETOOLARGE") return "sent an answer larger than the portal accepts";
+  return `is not reachable: ${reason(error)}`;
+}
+
+/** Why a connection failed, in words a person can act on. */
+function reason(error: RequestError): string {
+  switch (error.code) {
+    case "ECONNREFUSED":
+      return "nothing is listening there (connection refused)";
+    case "ECONNRESET":
+    case "EPIPE":
+      return "it closed the connection without answering";
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return "its host name does not resolve";
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+      return "its host cannot be reached from here";
+    default:
+      return `the connection failed (${error.code})`;
+  }
+}
+
+function seconds(ms: number): string {
+  return ms % 1_000 === 0 ? `${ms / 1_000} s` : `${ms} ms`;
+}
+
+function origin(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
+  }
+}
+
+function findCause<T>(error: unknown, type: abstract new (...args: never[]) => T): T | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    if (current instanceof type) return current;
+    current = current.cause;
+  }
+  return undefined;
 }
 
 /** The page for an answer of another service that is not what the portal asked for. */

@@ -1,31 +1,7 @@
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
-import { describe, it, type TestContext } from "node:test";
-import { createPortalHandler } from "../../../lib/portal/server.ts";
-import { createProviders, type Providers } from "../../../lib/registry/providers.ts";
-import { listen } from "../../../lib/std/listen.ts";
+import { describe, it } from "node:test";
 import { request, type RequestOptions } from "../../../lib/std/request.ts";
-import { handContext } from "../../support/context.ts";
-import { deadURL } from "../../support/temp.ts";
-import { deferred, eventually } from "../../support/wait.ts";
-import { startSystem, until, type System } from "./system.ts";
-
-/** A portal alone on a real server, with a hand-made context and providers. */
-async function startPortal(t: TestContext, providers: Providers, registryURL: string) {
-  const { context, lines } = handContext(t, providers);
-  const server = await listen(createPortalHandler(context, { registryURL, timeoutMs: 1_000 }), {
-    host: "127.0.0.1",
-  });
-  t.after(() => server.close(0));
-  return { url: server.url, lines };
-}
-
-const form = (fields: Record<string, string>): RequestOptions => ({
-  method: "POST",
-  headers: { "Content-Type": "application/x-www-form-urlencoded" },
-  body: new URLSearchParams(fields).toString(),
-});
+import { form, startSystem, type System } from "./system.ts";
 
 function page(system: System, path: string, options?: RequestOptions) {
   return request(`${system.portal.handle.url}${path}`, options);
@@ -182,83 +158,5 @@ describe("portal pages over a real system", () => {
     assert.equal(logs.status, 200);
     assert.match(logs.text(), /hello &lt;b&gt;portal&lt;\/b&gt;/);
     assert.ok(logs.text().includes(logURL));
-  });
-
-  it("answers 503 pages once the grading service is gone", async (t) => {
-    const system = await startSystem(t);
-    await system.grading.stop();
-    await until(system.portal.handle.providers, (p) => p.list("GradingService").length === 0);
-    for (const [path, options] of [
-      ["/students", undefined],
-      ["/students/1", undefined],
-      ["/students/1/grades", form({ Title: "a", Type: "Quiz", Score: "1" })],
-    ] as const) {
-      const response = await page(system, path, options);
-      assert.equal(response.status, 503, path);
-      assert.match(response.text(), /GradingService is unavailable: no instance is registered/);
-    }
-    assert.equal((await page(system, "/services")).status, 200, "other pages still work");
-  });
-});
-
-describe("portal without its dependencies", () => {
-  it("answers 503 when the only grading provider refuses, and drops it", async (t) => {
-    const providers = createProviders();
-    const dead = await deadURL();
-    providers.apply({ Added: [{ Name: "GradingService", URL: dead }], Removed: [] });
-    const portal = await startPortal(t, providers, dead);
-    const response = await request(`${portal.url}/students`);
-    assert.equal(response.status, 503);
-    assert.match(response.text(), /GradingService is unavailable: no registered instance/);
-    assert.deepEqual(providers.list("GradingService"), []);
-    assert.equal(portal.lines.length, 1);
-    assert.match(portal.lines[0] ?? "", /^GET \/students: 503 /);
-  });
-
-  it("logs a browser that leaves mid-request as such, not as an unavailable service", async (t) => {
-    // A grading provider that takes the request and never answers.
-    const forwarded = deferred();
-    const hung = createServer(() => forwarded.resolve());
-    await new Promise<void>((resolve) => hung.listen(0, "127.0.0.1", resolve));
-    t.after(() => {
-      hung.closeAllConnections();
-      hung.close();
-    });
-    const providers = createProviders();
-    const hungURL = `http://127.0.0.1:${(hung.address() as AddressInfo).port}`;
-    providers.apply({ Added: [{ Name: "GradingService", URL: hungURL }], Removed: [] });
-    const portal = await startPortal(t, providers, hungURL);
-    const browser = new AbortController();
-    const pending = request(`${portal.url}/students`, { signal: browser.signal });
-    await forwarded.promise;
-    browser.abort();
-    await assert.rejects(pending, { code: "EABORTED" });
-    await eventually(() => (portal.lines.length > 0 ? true : undefined), 5_000, "a log line");
-    assert.deepEqual(portal.lines, ["GET /students: client went away before the answer"]);
-    assert.deepEqual(providers.list("GradingService"), [hungURL], "the provider is not blamed");
-  });
-
-  it("answers 503 pages when no log service or registry is reachable", async (t) => {
-    const dead = await deadURL();
-    const portal = await startPortal(t, createProviders(), dead);
-    const logs = await request(`${portal.url}/logs`);
-    assert.equal(logs.status, 503);
-    assert.match(logs.text(), /LogService is unavailable: no instance is registered/);
-    const services = await request(`${portal.url}/services`);
-    assert.equal(services.status, 503);
-    assert.match(services.text(), /The registry is unavailable: registry: list services/);
-  });
-
-  it("fails over from a dead grading provider to a live one", async (t) => {
-    const system = await startSystem(t);
-    const providers = system.portal.handle.providers;
-    providers.apply({ Added: [{ Name: "GradingService", URL: await deadURL() }], Removed: [] });
-    assert.equal(providers.list("GradingService").length, 2);
-    // Each request picks at random; within 50 the dead one is picked (p = 1 - 2^-50).
-    for (let i = 0; i < 50 && providers.list("GradingService").length === 2; i++) {
-      assert.equal((await page(system, "/students")).status, 200);
-    }
-    assert.equal(providers.list("GradingService").length, 1, "the dead one was dropped");
-    assert.equal((await page(system, "/students")).status, 200);
   });
 });

@@ -1,5 +1,6 @@
-// Test helper: the whole system in one process — a real registry, log service, grading
-// service and portal, each started by startService on 127.0.0.1:0, all in a temp dir.
+// Test helper: the portal under test — within the whole system in one process (a real
+// registry, log service, grading service and portal, each started by startService on
+// 127.0.0.1:0, all in a temp dir), or alone with hand-made providers.
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,11 +8,34 @@ import type { TestContext } from "node:test";
 import { createGradesHandler } from "../../../lib/grades/server.ts";
 import { openGradeStore, type GradeStore } from "../../../lib/grades/store.ts";
 import { createLogServer } from "../../../lib/log/server.ts";
-import { createPortalHandler } from "../../../lib/portal/server.ts";
+import { createPortalHandler, type PortalHandlerOptions } from "../../../lib/portal/server.ts";
 import type { Providers } from "../../../lib/registry/providers.ts";
 import { createRegistry } from "../../../lib/registry/server.ts";
 import { listen } from "../../../lib/std/listen.ts";
+import type { RequestOptions } from "../../../lib/std/request.ts";
 import { startService, type ServiceHandle } from "../../../lib/service/start.ts";
+import { handContext } from "../../support/context.ts";
+
+/** A form POST of `fields`, as a browser sends it. */
+export const form = (fields: Record<string, string>): RequestOptions => ({
+  method: "POST",
+  headers: { "Content-Type": "application/x-www-form-urlencoded" },
+  body: new URLSearchParams(fields).toString(),
+});
+
+/** Starts a portal alone on 127.0.0.1:0 with `providers` and a hand-made context. */
+export async function startPortal(
+  t: TestContext,
+  providers: Providers,
+  options: PortalHandlerOptions,
+): Promise<{ url: string; lines: string[] }> {
+  const { context, lines } = handContext(t, providers);
+  const server = await listen(createPortalHandler(context, { timeoutMs: 1_000, ...options }), {
+    host: "127.0.0.1",
+  });
+  t.after(() => server.close(0));
+  return { url: server.url, lines };
+}
 
 /** A running service and the way to stop just it. */
 export interface Running {
