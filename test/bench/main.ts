@@ -1,6 +1,6 @@
 // `make bench`: runs the docs/protocol.md#performance-targets benchmarks against real service
-// processes and prints one table. Flags: --only NAME[,NAME] (log, discovery, failure, scale,
-// startup), --quick, --profile DIR (service processes write CPU profiles there), --verbose, --help.
+// processes and prints one table. Flags: --only NAME[,NAME] (log, discovery, failure, hung,
+// scale, startup), --quick, --profile DIR (service processes write CPU profiles there), --verbose, --help.
 import { mkdtemp, mkdir, readdir, rm } from "node:fs/promises";
 import os from "node:os";
 import { join, resolve } from "node:path";
@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import type { BenchContext } from "./context.ts";
 import { benchDiscovery } from "./discovery.ts";
 import { benchFailure } from "./failure.ts";
+import { benchHung } from "./hung.ts";
 import { benchLog } from "./log.ts";
 import { killAllStarted } from "./proc.ts";
 import { summarizeProfile } from "./profile.ts";
@@ -19,6 +20,7 @@ const benches: Record<string, (context: BenchContext) => Promise<Row[]>> = {
   log: benchLog,
   discovery: benchDiscovery,
   failure: benchFailure,
+  hung: benchHung,
   scale: benchScale,
   startup: benchStartup,
 };

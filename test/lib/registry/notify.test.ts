@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { once } from "node:events";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { describe, it, type TestContext } from "node:test";
 import { createNotifier } from "../../../lib/registry/notify.ts";
 import type { Patch } from "../../../lib/registry/registration.ts";
 import { deferred, eventually } from "../../support/wait.ts";
@@ -15,7 +18,69 @@ function applyAll(patches: Patch[]): string[] {
   return [...urls].sort();
 }
 
+/** A server that accepts every request and never answers; counts the requests. */
+async function startHungServer(t: TestContext): Promise<{ url: string; readonly requests: number }> {
+  let requests = 0;
+  const server = createServer(() => {
+    requests += 1;
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    get requests() {
+      return requests;
+    },
+  };
+}
+
+const provider = (url: string): Patch => ({ Added: [{ Name: "P", URL: url }], Removed: [] });
+
 describe("registry notifications", () => {
+  it("delivers to a healthy dependent while more hung ones than any pool could hold wait",
+    async (t) => {
+      // 600 dependents that accept and never answer, each holding its POST for the whole
+      // timeout: more than a shared pool of 512 connections, which they would all fill.
+      const hungCount = 600;
+      const notifier = createNotifier({ timeoutMs: 120_000, retries: 0, log: () => {} });
+      t.after(() => notifier.close());
+      const hung = await startHungServer(t);
+      for (let i = 0; i < hungCount; i++) {
+        notifier.send(`${hung.url}/d${i}`, provider("http://127.0.0.1:1/p"));
+      }
+      await eventually(() => (hung.requests === hungCount ? true : undefined), 20_000,
+        "every hung dependent's POST in flight");
+      const healthy = await startFake(t);
+      notifier.send(healthy.updateURL, provider("http://127.0.0.1:1/p"));
+      await healthy.waitPatch((patch) => has(patch, "http://127.0.0.1:1/p"), 20_000);
+      await eventually(() => (notifier.busy === hungCount ? true : undefined), 5_000,
+        "the healthy queue done");
+    });
+
+  it("keeps one change per provider for a dependent that never answers", async (t) => {
+    const notifier = createNotifier({ timeoutMs: 120_000, retries: 0, log: () => {} });
+    t.after(() => notifier.close());
+    const hung = await startHungServer(t);
+    const url = `${hung.url}/services`;
+    notifier.send(url, provider("http://127.0.0.1:1/first"));
+    await eventually(() => (hung.requests === 1 ? true : undefined), 5_000, "the first POST");
+    // While the first POST hangs, ten providers flap a thousand times each.
+    for (let round = 0; round < 1_000; round++) {
+      for (let i = 0; i < 10; i++) {
+        const entry = { Name: "P", URL: `http://127.0.0.1:1/p${i}` };
+        notifier.send(url, { Added: [entry], Removed: [] });
+        notifier.send(url, { Added: [], Removed: [entry] });
+      }
+    }
+    // The one in flight, and the latest word on each of the ten.
+    assert.equal(notifier.queued, 11);
+    assert.equal(notifier.busy, 1);
+  });
+
   it("delivers promptly to one dependent while another never answers", async (t) => {
     const { url } = await startRegistry(t, { notifyTimeoutMs: 10_000 });
     const stuck = await startFake(t);
@@ -88,6 +153,28 @@ describe("registry notifications", () => {
     await eventually(() => (notifier.busy === 0 ? true : undefined), 5_000, "the give-up");
     assert.equal(lines.length, 1);
     assert.match(lines[0] ?? "", /giving up after 3 attempts: .*ECONNREFUSED/);
+  });
+
+  it("rests a dependent whose patch was given up before trying the next one", async (t) => {
+    const lines: string[] = [];
+    let gaveUpAt = 0;
+    const notifier = createNotifier({ timeoutMs: 2_000, retries: 0, backoffMaxMs: 200,
+      random: () => 1, log: (line) => {
+        gaveUpAt = performance.now();
+        lines.push(line);
+      } });
+    t.after(() => notifier.close());
+    const dependent = await startFake(t);
+    dependent.updateStatus = 503;
+    notifier.send(dependent.updateURL, provider("http://127.0.0.1:1/a"));
+    await eventually(() => (lines.length === 1 ? true : undefined), 5_000, "the give-up");
+    notifier.send(dependent.updateURL, provider("http://127.0.0.1:1/b"));
+    await dependent.waitPatch((patch) => has(patch, "http://127.0.0.1:1/b"));
+    const rested = performance.now() - gaveUpAt;
+    assert.ok(rested >= 190, `next patch tried ${rested} ms after the give-up`);
+    // The given-up change is not sent again: the dependent's re-registration repairs it.
+    assert.deepEqual(dependent.patches.map((patch) => applyAll([patch])), [["http://127.0.0.1:1/a"],
+      ["http://127.0.0.1:1/b"]]);
   });
 
   it("tells a dependent about every new provider, one registration after another", async (t) => {
