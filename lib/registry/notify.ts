@@ -3,7 +3,8 @@ import { backoffDelay } from "../std/backoff.ts";
 import type { Logger } from "../std/log.ts";
 import { describeError } from "../std/errors.ts";
 import { request } from "../std/request.ts";
-import type { Patch, PatchEntry } from "./registration.ts";
+import { absorb, createBatch, mergePatch, settle, toPatch, type Batch } from "./batch.ts";
+import type { Patch } from "./registration.ts";
 
 /** Options of `createNotifier`. */
 export interface NotifierOptions {
@@ -31,6 +32,13 @@ export interface NotifierOptions {
 export interface Notifier {
   /** Queues `patch` for `url`; never blocks and never throws. Empty patches are dropped. */
   send(url: string, patch: Patch): void;
+  /**
+   * Queues `patch` as `send` does and ends a rest of that dependent (it has just shown it is
+   * alive, e.g. by registering). Resolves `true` once a POST carrying the patch was answered
+   * 2xx; `false` when that POST failed (it is retried as usual), when `waitMs` passed first, or
+   * on close. Resolves `true` at once when there is nothing to deliver. Never rejects.
+   */
+  deliver(url: string, patch: Patch, waitMs: number): Promise<boolean>;
   /** Dependents with a patch queued or in flight. */
   readonly busy: number;
   /** Provider changes queued or in flight, over all dependents (each counted once per
@@ -40,14 +48,11 @@ export interface Notifier {
   close(): void;
 }
 
-/** What a dependent still has to learn: for each provider, whether it was added or removed. */
-type Pending = Map<string, { entry: PatchEntry; added: boolean }>;
-
 interface Queue {
   /** Changes that arrived since `sending` was taken. */
-  pending: Pending;
+  pending: Batch;
   /** The changes of the POST in flight or being retried; empty between patches. */
-  sending: Pending;
+  sending: Batch;
   /**
    * Aborts this queue's POST or backoff on close. One per queue rather than one shared signal:
    * an AbortSignal's listeners are a list that every add and remove walks, so thousands of
@@ -82,30 +87,17 @@ export function createNotifier(options: NotifierOptions): Notifier {
   const headers: Record<string, string> = { "Content-Type": "application/json" };
   if (options.token) headers["Authorization"] = `Bearer ${options.token}`;
 
-  // One announcement shares its entry objects among all dependents: build each key once.
-  const keys = new WeakMap<PatchEntry, string>();
-  const key = (entry: PatchEntry): string => {
-    let found = keys.get(entry);
-    if (found === undefined) keys.set(entry, (found = `${entry.Name}\n${entry.URL}`));
-    return found;
-  };
-  const merge = (into: Pending, patch: Patch) => {
-    for (const entry of patch.Removed) into.set(key(entry), { entry, added: false });
-    for (const entry of patch.Added) into.set(key(entry), { entry, added: true });
-  };
-
-  async function deliver(url: string, queue: Queue): Promise<void> {
+  async function run(url: string, queue: Queue): Promise<void> {
     let attempt = 0;
     const { signal } = queue.stop;
     while (!signal.aborted) {
-      if (queue.sending.size === 0) {
+      if (queue.sending.changes.size === 0) {
         if (queue.failedRounds > 0) {
           await rest(queue, backoffDelay(queue.failedRounds, backoffMaxMs, restMaxMs, random));
           if (signal.aborted) break;
         }
-        if (queue.pending.size === 0) break;
-        queue.sending = queue.pending;
-        queue.pending = new Map();
+        if (queue.pending.changes.size === 0) break;
+        absorb(queue.sending, queue.pending);
         attempt = 0;
       }
       let failure: string;
@@ -119,7 +111,8 @@ export function createNotifier(options: NotifierOptions): Notifier {
           maxResponseBytes: 64 * 1024,
         });
         if (response.status >= 200 && response.status < 300) {
-          queue.sending = new Map();
+          queue.sending.changes.clear();
+          settle(queue.sending, true);
           queue.failedRounds = 0;
           continue;
         }
@@ -127,11 +120,12 @@ export function createNotifier(options: NotifierOptions): Notifier {
       } catch (error) {
         failure = describeError(error);
       }
+      settle(queue.sending, false);
       if (signal.aborted) break;
       attempt += 1;
       if (attempt > retries) {
         log(`notify: ${url}: giving up after ${attempt} attempts: ${failure}`);
-        queue.sending = new Map();
+        queue.sending.changes.clear();
         queue.failedRounds += 1;
         continue;
       }
@@ -142,10 +136,10 @@ export function createNotifier(options: NotifierOptions): Notifier {
         break;
       }
       // Newer changes override the ones being retried.
-      for (const [name, change] of queue.pending) queue.sending.set(name, change);
-      queue.pending = new Map();
+      absorb(queue.sending, queue.pending);
     }
-    queues.delete(url);
+    settle(queue.pending, false);
+    if (queues.get(url) === queue) queues.delete(url);
   }
 
   /** Waits `ms`, or less when the queue is closed or woken. */
@@ -161,29 +155,62 @@ export function createNotifier(options: NotifierOptions): Notifier {
     }
   }
 
+  /**
+   * Merges `patch` into the queue of `url` (started when new) and adds `waiter` to it; false
+   * after close. The waiter goes in before a new queue starts, so it waits for the first POST.
+   */
+  function enqueue(url: string, patch: Patch, waiter?: (delivered: boolean) => void): boolean {
+    if (closed) return false;
+    let queue = queues.get(url);
+    const fresh = queue === undefined;
+    queue ??= {
+      pending: createBatch(),
+      sending: createBatch(),
+      stop: new AbortController(),
+      failedRounds: 0,
+      resting: undefined,
+    };
+    mergePatch(queue.pending, patch);
+    if (waiter) {
+      queue.pending.waiters.push(waiter);
+      // The dependent has just shown it is alive: no reason to keep resting.
+      queue.resting?.abort();
+    }
+    if (fresh) {
+      queues.set(url, queue);
+      void run(url, queue);
+    }
+    return true;
+  }
+
+  const isEmpty = (patch: Patch) => patch.Added.length === 0 && patch.Removed.length === 0;
+
   return {
     send(url, patch) {
-      if (closed || url === "") return;
-      if (patch.Added.length === 0 && patch.Removed.length === 0) return;
-      const queue = queues.get(url);
-      if (queue) return merge(queue.pending, patch);
-      const fresh: Queue = {
-        pending: new Map(),
-        sending: new Map(),
-        stop: new AbortController(),
-        failedRounds: 0,
-        resting: undefined,
-      };
-      merge(fresh.pending, patch);
-      queues.set(url, fresh);
-      void deliver(url, fresh);
+      if (url !== "" && !isEmpty(patch)) enqueue(url, patch);
+    },
+    deliver(url, patch, waitMs) {
+      if (url === "" || isEmpty(patch)) return Promise.resolve(true);
+      return new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), waitMs);
+        const queued = enqueue(url, patch, (delivered) => {
+          clearTimeout(timer);
+          resolve(delivered);
+        });
+        if (!queued) {
+          clearTimeout(timer);
+          resolve(false);
+        }
+      });
     },
     get busy() {
       return queues.size;
     },
     get queued() {
       let count = 0;
-      for (const queue of queues.values()) count += queue.pending.size + queue.sending.size;
+      for (const { pending, sending } of queues.values()) {
+        count += pending.changes.size + sending.changes.size;
+      }
       return count;
     },
     close() {
@@ -191,17 +218,10 @@ export function createNotifier(options: NotifierOptions): Notifier {
       for (const queue of queues.values()) {
         queue.stop.abort();
         queue.resting?.abort();
+        settle(queue.sending, false);
+        settle(queue.pending, false);
       }
       queues.clear();
     },
   };
-}
-
-/** The wire form: always both lists, as arrays, fields in the Go order. */
-function toPatch(pending: Pending): Patch {
-  const patch: Patch = { Added: [], Removed: [] };
-  for (const { entry, added } of pending.values()) {
-    (added ? patch.Added : patch.Removed).push({ Name: entry.Name, URL: entry.URL });
-  }
-  return patch;
 }

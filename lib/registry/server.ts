@@ -66,8 +66,9 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
   const log = options.log ?? streamLogger("registry");
   const now = options.now ?? (() => new Date());
   const table = createTable();
+  const notifyTimeoutMs = options.notifyTimeoutMs ?? 2_000;
   const notifier = createNotifier({
-    timeoutMs: options.notifyTimeoutMs ?? 2_000,
+    timeoutMs: notifyTimeoutMs,
     retries: options.notifyRetries ?? 3,
     token: options.token,
     log,
@@ -119,8 +120,15 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
     store.record(change).catch(() => {}); // the store logs failures
   }
 
-  /** Registers `reg`; returns the answer and the change to record. */
-  function register(reg: Registration): { initial: Patch; change: Change } {
+  /**
+   * Registers `reg`; returns the answer, the change to record, and the delivery of the initial
+   * patch to its ServiceUpdateURL (settled within the patch timeout).
+   */
+  function register(reg: Registration): {
+    initial: Patch;
+    change: Change;
+    delivered: Promise<boolean>;
+  } {
     const existing = table.get(reg.ServiceURL);
     const wasVisible = existing?.status === "passing";
     const { entry, previous } = table.put(reg);
@@ -141,10 +149,11 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
     health.add(entry);
     const initial: Patch = { Added: [], Removed: [] };
     for (const name of reg.RequiredServices) initial.Added.push(...table.providers(name));
-    notifier.send(reg.ServiceUpdateURL, initial);
+    // Started in this tick, so a change announced after this one cannot be overtaken by it.
+    const delivered = notifier.deliver(reg.ServiceUpdateURL, initial, notifyTimeoutMs);
     log(`registry: ${previous ? "re-registered" : "registered"} ${reg.ServiceName} at ` +
       reg.ServiceURL);
-    return { initial, change: { put: statusOf(entry) } };
+    return { initial, change: { put: statusOf(entry) }, delivered };
   }
 
   const authorize = bearerCheck(options.token, "registry");
@@ -180,8 +189,11 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
             authorize(req);
             const reg = parseRegistration(await readJSON(req, { limit: maxBodyBytes }));
             if (closed) throw new HttpError(503, "registry: shutting down");
-            const { initial, change } = register(reg);
+            const { initial, change, delivered } = register(reg);
             await durable(change);
+            // A Go client reads its providers once, from the patch, right after this answer
+            // (docs/protocol.md#wire-protocol): answer once the patch was delivered or failed.
+            await delivered;
             sendJSON(res, 200, initial);
           },
           DELETE: async (req, res) => {

@@ -177,6 +177,42 @@ describe("registry notifications", () => {
       ["http://127.0.0.1:1/b"]]);
   });
 
+  it("deliver resolves with the outcome of the first POST carrying the patch", async (t) => {
+    const notifier = createNotifier({ timeoutMs: 2_000, retries: 1, backoffMs: 5,
+      log: () => {} });
+    t.after(() => notifier.close());
+    const dependent = await startFake(t);
+    assert.equal(await notifier.deliver(dependent.updateURL, provider("http://a/1"), 5_000),
+      true);
+    dependent.failNext = 1;
+    assert.equal(await notifier.deliver(dependent.updateURL, provider("http://a/2"), 5_000),
+      false);
+    // Failed once, then retried and delivered.
+    await dependent.waitPatch((patch) => dependent.patches.indexOf(patch) === 2);
+    assert.equal(await notifier.deliver(dependent.updateURL, { Added: [], Removed: [] }, 1),
+      true);
+    assert.equal(await notifier.deliver("", provider("http://a/3"), 1), true);
+    notifier.close();
+    assert.equal(await notifier.deliver(dependent.updateURL, provider("http://a/4"), 5_000),
+      false);
+  });
+
+  it("deliver ends a dependent's rest: it registered, so it is alive", async (t) => {
+    const lines: string[] = [];
+    // A minute of rest after the first given-up patch.
+    const notifier = createNotifier({ timeoutMs: 2_000, retries: 0, backoffMaxMs: 60_000,
+      log: (line) => lines.push(line) });
+    t.after(() => notifier.close());
+    const dependent = await startFake(t);
+    dependent.failNext = 1;
+    notifier.send(dependent.updateURL, provider("http://a/1"));
+    await eventually(() => (lines.length === 1 ? true : undefined), 5_000, "the give-up");
+    notifier.send(dependent.updateURL, provider("http://a/2"));
+    assert.equal(await notifier.deliver(dependent.updateURL, provider("http://a/3"), 10_000),
+      true);
+    assert.deepEqual(applyAll(dependent.patches.slice(1)), ["http://a/2", "http://a/3"]);
+  });
+
   it("tells a dependent about every new provider, one registration after another", async (t) => {
     const { url } = await startRegistry(t);
     const dependent = await startFake(t);
