@@ -2,6 +2,7 @@ import { callProvider } from "../registry/call.ts";
 import type { Providers } from "../registry/providers.ts";
 import { request } from "../std/request.ts";
 import { goTimestamp, type Logger } from "../std/log.ts";
+import { createLineQueue } from "./queue.ts";
 
 /** Options of `createRemoteLogger`. */
 export interface RemoteLoggerOptions {
@@ -77,165 +78,117 @@ export function createRemoteLogger(options: RemoteLoggerOptions): RemoteLogger {
   });
   const headers: Record<string, string> = { "Content-Type": "application/json" };
   if (token) headers["Authorization"] = `Bearer ${token}`;
+  const queue = createLineQueue({
+    limit: bufferLimit,
+    maxBatchBytes,
+    notice: (count) => `[${serviceName}] - remote log: ${count} older lines dropped, ` +
+      `the buffer of ${bufferLimit} was full while no log service was reachable`,
+  });
 
-  // The queue: lines[head..] are pending; lines[head] has sequence number headSeq.
-  let lines: string[] = [];
-  let head = 0;
-  let headSeq = 0;
-  // Lines with a sequence number below this have been echoed already.
-  let echoedBelow = 0;
-  let dropped = 0;
-  // Lines dropped from a full buffer that the log service has not been told about yet.
-  let overflowed = 0;
-  let undeliverable = false;
-  let closed = false;
-  let pumping = false;
-  let closing: Promise<void> | undefined;
+  // The delivery loop's state: a pass is either due (timer), running (sending) or not needed.
   let timer: NodeJS.Timeout | undefined;
-  let wake: (() => void) | undefined;
+  let dueAt = Number.POSITIVE_INFINITY;
+  let sending = false;
+  // Someone asked for a pass now while one was running: if it fails, retry at once.
+  let again = false;
+  // The last pass failed: lines are echoed as they come and wait for the retry.
+  let backingOff = false;
+  let closed = false;
+  let closing: Promise<void> | undefined;
   const stop = new AbortController();
   const waiters = new Set<{ seq: number; resolve: () => void }>();
 
-  const pending = () => lines.length - head;
-  const endSeq = () => headSeq + pending();
-
-  const echo = (line: string) => {
-    try {
-      echoLine(line);
-    } catch {
-      // The echo is best effort; the caller must never see its failure.
+  const echo = (lines: readonly string[] | string | undefined) => {
+    for (const line of typeof lines === "string" ? [lines] : lines ?? []) {
+      try {
+        echoLine(line);
+      } catch {
+        // The echo is best effort; the caller must never see its failure.
+      }
     }
   };
 
-  // Echoes every pending line not echoed yet, oldest first.
-  const echoPending = () => {
-    for (let seq = Math.max(echoedBelow, headSeq); seq < endSeq(); seq++) {
-      echo(lines[head + seq - headSeq] ?? "");
-    }
-    echoedBelow = Math.max(echoedBelow, endSeq());
-  };
-
-  // Forgets the lines below `seq` (delivered or given up) and wakes the flushes they end.
-  const advance = (seq: number) => {
-    const count = Math.min(seq - headSeq, pending());
-    if (count <= 0) return;
-    head += count;
-    headSeq += count;
-    if (head > 1_024 && head * 2 > lines.length) {
-      lines = lines.slice(head);
-      head = 0;
-    }
+  // Resolves the flushes whose lines have all left the queue.
+  const settleWaiters = () => {
     for (const waiter of waiters) {
-      if (waiter.seq <= headSeq) {
+      if (waiter.seq <= queue.start) {
         waiters.delete(waiter);
         waiter.resolve();
       }
     }
   };
 
-  const giveUp = (seq: number) => {
-    const count = Math.min(seq - headSeq, pending());
-    for (let index = 0; index < count; index++) {
-      if (headSeq + index >= echoedBelow) echo(lines[head + index] ?? "");
-    }
-    echoedBelow = Math.max(echoedBelow, headSeq + count);
-    dropped += Math.max(count, 0);
-    advance(seq);
-  };
-
-  const takeBatch = (): { body: string; end: number; reported: number } => {
-    let body = "[";
-    let bytes = 2;
-    // The log file says where lines are missing: a notice goes before the survivors.
-    const reported = overflowed;
-    if (reported > 0) {
-      const notice = `[${serviceName}] - remote log: ${reported} older lines dropped, ` +
-        `the buffer of ${bufferLimit} was full while no log service was reachable`;
-      body += `${JSON.stringify(notice)},`;
-      bytes += Buffer.byteLength(notice) + 4;
-    }
-    let index = head;
-    for (; index < lines.length; index++) {
-      const encoded = JSON.stringify(lines[index] ?? "");
-      const size = Buffer.byteLength(encoded) + 1;
-      if (index > head && bytes + size > maxBatchBytes) break;
-      body += index > head ? `,${encoded}` : encoded;
-      bytes += size;
-    }
-    return { body: `${body}]`, end: headSeq + (index - head), reported };
-  };
-
-  const waitRetry = () =>
-    new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(retryTimer);
-        wake = undefined;
-        resolve();
-      };
-      const retryTimer = setTimeout(done, retryDelayMs);
-      retryTimer.unref();
-      wake = done;
-    });
-
-  const pump = async (): Promise<void> => {
-    if (pumping) return;
-    pumping = true;
+  const post = async (body: string): Promise<number | undefined> => {
     try {
-      while (pending() > 0 && !stop.signal.aborted) {
-        const { body, end, reported } = takeBatch();
-        let status: number | undefined;
-        try {
-          const response = await callProvider(providers, logServiceName, (url) =>
-            request(`${url}/log`, {
-              method: "POST",
-              headers,
-              body,
-              timeoutMs,
-              signal: stop.signal,
-            }),
-          );
-          status = response.status;
-        } catch {
-          // No provider left, a timeout or an abort: keep the lines and try again later.
+      const response = await callProvider(providers, logServiceName, (url) =>
+        request(`${url}/log`, { method: "POST", headers, body, timeoutMs, signal: stop.signal }),
+      );
+      return response.status;
+    } catch {
+      // No provider left, a timeout or an abort: the lines stay for a later pass.
+      return undefined;
+    }
+  };
+
+  // One delivery pass: batches until the queue is empty, or until a send fails — then the
+  // pending lines are echoed and the next pass is due after the retry delay.
+  const deliver = async (): Promise<void> => {
+    sending = true;
+    let failed = false;
+    try {
+      for (let batch = queue.take(); batch && !stop.signal.aborted; batch = queue.take()) {
+        again = false;
+        const outcome = classify(await post(batch.body));
+        if (outcome === "delivered") {
+          backingOff = false;
+          queue.acknowledge(batch);
+        } else if (outcome === "refused") {
+          echo(queue.giveUp(batch));
+        } else {
+          failed = true;
+          break;
         }
-        if (status !== undefined && status >= 200 && status < 300) {
-          undeliverable = false;
-          overflowed -= reported;
-          advance(end);
-        } else if (status !== undefined && status < 500 && status !== 408 && status !== 429) {
-          giveUp(end);
-        } else if (!stop.signal.aborted) {
-          undeliverable = true;
-          echoPending();
-          await waitRetry();
-        }
+        settleWaiters();
       }
     } finally {
-      pumping = false;
+      sending = false;
+    }
+    if (failed && !stop.signal.aborted) {
+      backingOff = true;
+      echo(queue.unechoed());
+      wake(again ? 0 : retryDelayMs);
     }
   };
 
-  const kick = () => {
-    if (timer) {
-      clearTimeout(timer);
-      timer = undefined;
+  /**
+   * The one way to start delivery: a pass runs within `delayMs` (at once for 0), unless one
+   * is due sooner. A running pass takes every line pushed meanwhile, so it needs no timer.
+   */
+  const wake = (delayMs: number): void => {
+    if (stop.signal.aborted) return;
+    if (sending) {
+      if (delayMs === 0) again = true;
+      return;
     }
-    void pump();
-  };
-
-  const schedule = () => {
-    if (pumping || timer || stop.signal.aborted) return;
+    const at = performance.now() + delayMs;
+    if (timer !== undefined && dueAt <= at) return;
+    clearTimeout(timer);
+    timer = undefined;
+    if (delayMs <= 0) {
+      void deliver();
+      return;
+    }
+    dueAt = at;
     timer = setTimeout(() => {
       timer = undefined;
-      void pump();
-    }, batchDelayMs);
+      void deliver();
+    }, delayMs);
     timer.unref();
   };
 
+  // A log service may have appeared: retry now instead of at the end of the delay.
   const unsubscribe = providers.onChange(() => {
-    // A log service may have appeared: retry now instead of at the end of the delay.
-    if (wake) wake();
-    else if (pending() > 0) schedule();
+    if (queue.pending > 0) wake(0);
   });
 
   const log: Logger = (message) => {
@@ -246,26 +199,24 @@ export function createRemoteLogger(options: RemoteLoggerOptions): RemoteLogger {
         echo(line);
         return;
       }
-      lines.push(line);
-      if (undeliverable) echoPending();
-      if (pending() > bufferLimit) {
-        giveUp(headSeq + 1);
-        overflowed += 1;
-      }
-      schedule();
+      echo(queue.push(line));
+      settleWaiters();
+      // While backing off the line waits for the retry like the others, echoed at once.
+      if (backingOff) echo(queue.unechoed());
+      else wake(batchDelayMs);
     } catch {
       // A Logger never throws into its caller.
     }
   };
 
   const flush = (signal?: AbortSignal): Promise<void> => {
-    if (pending() === 0 || signal?.aborted) return Promise.resolve();
+    if (queue.pending === 0 || signal?.aborted) return Promise.resolve();
     return new Promise<void>((resolve) => {
       // Timers here are unref'd (and so are AbortSignal.timeout's): hold the process open
       // while someone waits for delivery, so it cannot exit with the lines unsent.
       const keepAlive = setInterval(() => {}, 60_000);
       const waiter = {
-        seq: endSeq(),
+        seq: queue.end,
         resolve: () => {
           clearInterval(keepAlive);
           signal?.removeEventListener("abort", onAbort);
@@ -279,8 +230,7 @@ export function createRemoteLogger(options: RemoteLoggerOptions): RemoteLogger {
       };
       signal?.addEventListener("abort", onAbort, { once: true });
       waiters.add(waiter);
-      if (wake) wake();
-      else kick();
+      wake(0);
     });
   };
 
@@ -293,10 +243,9 @@ export function createRemoteLogger(options: RemoteLoggerOptions): RemoteLogger {
       closed = true;
       unsubscribe();
       stop.abort();
-      if (timer) clearTimeout(timer);
-      wake?.();
+      clearTimeout(timer);
       // Nothing is lost silently: what the log service did not get goes to the echo.
-      echoPending();
+      echo(queue.unechoed());
       for (const waiter of waiters) waiter.resolve();
       waiters.clear();
     })();
@@ -308,10 +257,18 @@ export function createRemoteLogger(options: RemoteLoggerOptions): RemoteLogger {
     flush,
     close,
     get dropped() {
-      return dropped;
+      return queue.dropped;
     },
     get pending() {
-      return pending();
+      return queue.pending;
     },
   };
+}
+
+// What a POST's status means for its batch: no status is a failed send (no provider, timeout).
+// Below 500, other than 408/429, the same batch would be refused again; 5xx may succeed later.
+function classify(status: number | undefined): "delivered" | "refused" | "retry" {
+  if (status === undefined) return "retry";
+  if (status >= 200 && status < 300) return "delivered";
+  return status < 500 && status !== 408 && status !== 429 ? "refused" : "retry";
 }
