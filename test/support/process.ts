@@ -66,7 +66,20 @@ process.once("exit", () => {
 
 /** Spawns `node …args` (stdin ignored) and starts collecting its output. */
 function spawnNode(name: string, args: string[], options: SpawnOptions = {}): Spawned {
-  const child = spawn(process.execPath, args, {
+  return spawnProgram(name, process.execPath, args, options);
+}
+
+/**
+ * Spawns the executable `file` with `args` (stdin ignored) and starts collecting its output;
+ * a process left running when the test process exits is SIGKILLed.
+ */
+export function spawnProgram(
+  name: string,
+  file: string,
+  args: string[],
+  options: SpawnOptions = {},
+): Spawned {
+  const child = spawn(file, args, {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, ...options.env },
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),

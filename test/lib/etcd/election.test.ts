@@ -1,0 +1,89 @@
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { createEtcdClient } from "../../../lib/etcd/client.ts";
+import { leaderOf, runForLeader, type Term } from "../../../lib/etcd/election.ts";
+import { put, range } from "../../../lib/etcd/kv.ts";
+import { keepLease, revokeLease } from "../../../lib/etcd/lease.ts";
+import { skipWithoutEtcd, startEtcdCluster } from "../../support/etcd.ts";
+import { createWaiters } from "../../support/wait.ts";
+
+describe("etcd lease keeper", { skip: skipWithoutEtcd() }, () => {
+  it("keeps a lease alive past its TTL and revokes it when stopped", async (t) => {
+    const cluster = await startEtcdCluster(t);
+    const client = createEtcdClient({ endpoints: cluster.endpoints });
+    t.after(() => client.close());
+    const controller = new AbortController();
+    const lease = await keepLease(client, { ttlSeconds: 1, signal: controller.signal });
+    await put(client, "/k", "v", { lease: lease.id });
+    // Three TTLs: an unrenewed lease would have taken the key with it.
+    await sleep(3 * lease.ttlSeconds * 1_000);
+    assert.equal((await range(client, { key: "/k" })).count, 1);
+    assert.equal(lease.lost.aborted, false);
+    controller.abort();
+    await lease.released;
+    assert.equal((await range(client, { key: "/k" })).count, 0, "revoked with its key");
+  });
+
+  it("reports the lease lost when etcd no longer knows it", async (t) => {
+    const cluster = await startEtcdCluster(t);
+    const client = createEtcdClient({ endpoints: cluster.endpoints });
+    t.after(() => client.close());
+    const controller = new AbortController();
+    t.after(() => controller.abort());
+    const lease = await keepLease(client, { ttlSeconds: 2, signal: controller.signal });
+    await revokeLease(client, lease.id);
+    await once(lease.lost, "abort");
+    assert.match(String(lease.lost.reason), /expired/);
+  });
+});
+
+describe("etcd election", { skip: skipWithoutEtcd() }, () => {
+  it("has one leader at a time and hands over when it steps down or loses its lease",
+    async (t) => {
+      const cluster = await startEtcdCluster(t);
+      const client = createEtcdClient({ endpoints: cluster.endpoints });
+      t.after(() => client.close());
+      const terms: { who: string; term: Term }[] = [];
+      const waiters = createWaiters();
+      const candidates = ["a", "b", "c"].map((who) => {
+        const controller = new AbortController();
+        t.after(() => controller.abort());
+        const done = runForLeader(client, {
+          name: "/e/leader", value: who, ttlSeconds: 1, signal: controller.signal,
+          lead: async (term) => {
+            terms.push({ who, term });
+            waiters.wake();
+            if (!term.signal.aborted) await once(term.signal, "abort");
+            waiters.wake();
+          },
+        });
+        return { who, controller, done };
+      });
+      const inOffice = () => terms.filter(({ term }) => !term.signal.aborted);
+      const nextLeader = (count: number) => waiters.until(
+        () => (terms.length >= count && inOffice().length === 1 ? inOffice()[0] : undefined),
+        15_000, () => new Error(`no single leader #${count}: ${terms.map((x) => x.who)}`));
+
+      const first = await nextLeader(1);
+      assert.equal((await leaderOf(client, "/e/leader"))?.value, first.who);
+
+      // Stepping down: the next candidate in line takes over.
+      candidates.find(({ who }) => who === first.who)?.controller.abort();
+      const second = await nextLeader(2);
+      assert.notEqual(second.who, first.who);
+      assert.equal(first.term.signal.aborted, true);
+
+      // Losing the lease behind its back ends the term; someone leads again.
+      await revokeLease(client, second.term.leader.lease);
+      await once(second.term.signal, "abort");
+      const third = await nextLeader(3);
+      assert.equal((await leaderOf(client, "/e/leader"))?.value, third.who);
+      assert.equal(inOffice().length, 1);
+
+      for (const candidate of candidates) candidate.controller.abort();
+      await Promise.all(candidates.map((candidate) => candidate.done));
+      assert.equal(await leaderOf(client, "/e/leader"), undefined, "everyone resigned");
+    });
+});

@@ -1,0 +1,105 @@
+import assert from "node:assert/strict";
+import { describe, it, type TestContext } from "node:test";
+import { createEtcdClient, type EtcdClient } from "../../../lib/etcd/client.ts";
+import { compact, put, range, deleteRange } from "../../../lib/etcd/kv.ts";
+import { watchPrefix, type WatchEvent, type WatchOptions } from "../../../lib/etcd/watch.ts";
+import { skipWithoutEtcd, startEtcdCluster } from "../../support/etcd.ts";
+import { createWaiters } from "../../support/wait.ts";
+
+/** A watch whose events are recorded; `until` waits for a condition on them. */
+function recordWatch(
+  t: TestContext,
+  client: EtcdClient,
+  options: Partial<WatchOptions> & { prefix: string; startRevision: number },
+) {
+  const events: WatchEvent[] = [];
+  const compactions: number[] = [];
+  const waiters = createWaiters();
+  const controller = new AbortController();
+  t.after(() => controller.abort());
+  const watcher = watchPrefix(client, {
+    onEvents: (batch) => {
+      events.push(...batch);
+      waiters.wake();
+    },
+    onCompacted: async (revision) => {
+      compactions.push(revision);
+      waiters.wake();
+      return (await range(client, { key: options.prefix, prefix: true })).revision;
+    },
+    progressIntervalMs: 200,
+    signal: controller.signal,
+    ...options,
+  });
+  const until = (what: string, done: () => boolean, ms = 15_000) =>
+    waiters.until(() => (done() ? true : undefined), ms, () => new Error(`no ${what}: ` +
+      JSON.stringify(events.map((event) => [event.type, event.kv.key, event.kv.modRevision]))));
+  return { events, compactions, watcher, until };
+}
+
+describe("etcd watch", { skip: skipWithoutEtcd() }, () => {
+  it("delivers each change once, in revision order, with the previous value", async (t) => {
+    const cluster = await startEtcdCluster(t);
+    const client = createEtcdClient({ endpoints: cluster.endpoints });
+    t.after(() => client.close());
+    const start = (await put(client, "/other", "x")) + 1;
+    const { events, until } = recordWatch(t, client, { prefix: "/w/", startRevision: start,
+      prevKv: true });
+    await put(client, "/w/a", "1");
+    await put(client, "/w/a", "2");
+    await deleteRange(client, { key: "/w/a" });
+    await put(client, "/outside", "y");
+    await until("three events", () => events.length >= 3);
+    assert.deepEqual(events.map((event) => [event.type, event.kv.key, event.prevKv?.value]), [
+      ["put", "/w/a", undefined],
+      ["put", "/w/a", "1"],
+      ["delete", "/w/a", "2"],
+    ]);
+    assert.deepEqual(events.map((event) => event.kv.modRevision), [start, start + 1, start + 2]);
+  });
+
+  it("knows when it has seen every revision up to one read elsewhere", async (t) => {
+    const cluster = await startEtcdCluster(t);
+    const client = createEtcdClient({ endpoints: cluster.endpoints });
+    t.after(() => client.close());
+    const start = (await put(client, "/x", "0")) + 1;
+    const { watcher, events } = recordWatch(t, client, { prefix: "/w/", startRevision: start });
+    // Changes outside the prefix bring no event: only a progress report can tell.
+    const revision = await put(client, "/elsewhere", "1");
+    await watcher.reach(revision, 10_000);
+    assert.ok(watcher.revision >= revision);
+    assert.equal(events.length, 0);
+  });
+
+  it("moves to another member when its member dies, missing and repeating nothing",
+    async (t) => {
+      const cluster = await startEtcdCluster(t);
+      const client = createEtcdClient({ endpoints: cluster.endpoints });
+      t.after(() => client.close());
+      const start = (await put(client, "/x", "0")) + 1;
+      const { events, until } = recordWatch(t, client, { prefix: "/w/", startRevision: start });
+      const written: number[] = [];
+      for (let i = 0; i < 20; i++) written.push(await put(client, `/w/${i}`, String(i)));
+      await until("the first writes", () => events.length >= 1);
+      await cluster.members[0]?.kill(); // the watch's stream is at the first endpoint
+      for (let i = 20; i < 40; i++) written.push(await put(client, `/w/${i}`, String(i)));
+      await until("every write", () => events.length >= written.length);
+      assert.deepEqual(events.map((event) => event.kv.modRevision), written);
+    });
+
+  it("resynchronises from a fresh read when the history it needs was compacted", async (t) => {
+    const cluster = await startEtcdCluster(t);
+    const client = createEtcdClient({ endpoints: cluster.endpoints });
+    t.after(() => client.close());
+    const old = await put(client, "/w/a", "1");
+    const latest = await put(client, "/w/b", "2");
+    await compact(client, latest);
+    const { events, compactions, until } = recordWatch(t, client, { prefix: "/w/",
+      startRevision: old });
+    await until("a resync", () => compactions.length > 0);
+    assert.deepEqual(compactions, [latest]);
+    const after = await put(client, "/w/c", "3");
+    await until("the next change", () => events.length > 0);
+    assert.deepEqual(events.map((event) => event.kv.modRevision), [after]);
+  });
+});

@@ -1,0 +1,178 @@
+// Test helper: a real etcd cluster (Debian's etcd-server) on free loopback ports with data in
+// a temp dir, members killed and restarted by PID, torn down with SIGKILL after the test.
+import { accessSync, constants } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { join } from "node:path";
+import type { TestContext } from "node:test";
+import { asObject, idField, parseHeader } from "../../lib/etcd/codec.ts";
+import { request } from "../../lib/std/request.ts";
+import { spawnProgram, type Spawned } from "./process.ts";
+import { freePort, tempDir } from "./temp.ts";
+import { eventually } from "./wait.ts";
+
+/** How a fresh Debian machine gets the etcd binary. */
+export const etcdInstall = "apt-get install -y etcd-server";
+
+/** The etcd binary on PATH (or `ETCD_BIN`), or undefined when it is not installed. */
+export function findEtcd(): string | undefined {
+  const candidates = process.env["ETCD_BIN"]
+    ? [process.env["ETCD_BIN"]]
+    : (process.env["PATH"] ?? "").split(":").filter(Boolean).map((dir) => join(dir, "etcd"));
+  for (const candidate of candidates) {
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not there; try the next
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The `skip` option for a suite that needs etcd: a message with the install command when
+ * etcd is missing on a developer's machine, `false` otherwise. In CI (`CI=true`) it is always
+ * `false`, so a missing etcd fails the suite instead of skipping it.
+ */
+export function skipWithoutEtcd(): string | false {
+  if (findEtcd() !== undefined || process.env["CI"] === "true") return false;
+  return `etcd is not installed; install it with: ${etcdInstall}`;
+}
+
+/** One member of a test cluster. */
+export interface EtcdMember {
+  name: string;
+  /** Its client URL (the v3 gateway). */
+  url: string;
+  /** Its process while it runs. */
+  process: Spawned | undefined;
+  alive(): boolean;
+  /** kill -9 by PID; resolves once it is gone. */
+  kill(): Promise<void>;
+  /** Starts it again with the same command line (it rejoins with its data dir). */
+  restart(): void;
+}
+
+/** A running test cluster. */
+export interface EtcdCluster {
+  members: EtcdMember[];
+  /** Every member's client URL. */
+  endpoints: string[];
+  /** The member etcd currently calls its leader (asked of the live members). */
+  leader(): Promise<EtcdMember>;
+  /** Resolves once every live member answers `/health` with `true`. */
+  healthy(ms?: number): Promise<void>;
+}
+
+/** Options of `startEtcdCluster`. */
+export interface EtcdClusterOptions {
+  size?: number;
+  /** Raft heartbeat and election timeout in ms; short, yet safe on a busy machine. */
+  heartbeatMs?: number;
+  electionMs?: number;
+}
+
+async function isHealthy(url: string): Promise<boolean> {
+  try {
+    const response = await request(`${url}/health`, { timeoutMs: 200 });
+    return response.status === 200 && /"health":\s*"true"/.test(response.text());
+  } catch {
+    return false; // refused, or accepted but not serving yet
+  }
+}
+
+/**
+ * Starts an etcd cluster of `size` (3) members on free 127.0.0.1 ports with fast raft timers
+ * and resolves once every member is healthy (probed concurrently; a first election can take
+ * seconds on a busy machine). Every member is SIGKILLed in `t.after`. Rejects naming the
+ * install command when etcd is missing, or with the members' output when they do not become
+ * healthy within 30 s.
+ */
+export async function startEtcdCluster(
+  t: TestContext,
+  options: EtcdClusterOptions = {},
+): Promise<EtcdCluster> {
+  const { size = 3, heartbeatMs = 50, electionMs = 500 } = options;
+  const binary = findEtcd();
+  if (binary === undefined) throw new Error(`etcd is not installed; install it with: ${etcdInstall}`);
+  const members: EtcdMember[] = [];
+  // Registered before the temp dir, so the members are dead before their data is removed.
+  t.after(async () => {
+    await Promise.all(members.map((member) => member.kill()));
+  });
+  const dir = await tempDir(t, "etcd");
+  const ports: number[] = [];
+  while (ports.length < 2 * size) {
+    const port = await freePort();
+    if (!ports.includes(port)) ports.push(port);
+  }
+  const names = Array.from({ length: size }, (_, i) => `m${i + 1}`);
+  const peer = (i: number) => `http://127.0.0.1:${ports[2 * i + 1]}`;
+  const initial = names.map((name, i) => `${name}=${peer(i)}`).join(",");
+  const token = `test-${randomUUID()}`;
+  for (const [i, name] of names.entries()) {
+    const url = `http://127.0.0.1:${ports[2 * i]}`;
+    const args = [
+      "--name", name, "--data-dir", join(dir, name),
+      "--listen-client-urls", url, "--advertise-client-urls", url,
+      "--listen-peer-urls", peer(i), "--initial-advertise-peer-urls", peer(i),
+      "--initial-cluster", initial, "--initial-cluster-token", token,
+      "--initial-cluster-state", "new",
+      "--heartbeat-interval", String(heartbeatMs), "--election-timeout", String(electionMs),
+      "--logger", "zap", "--log-outputs", "stderr", "--log-level", "error",
+    ];
+    const member: EtcdMember = {
+      name,
+      url,
+      process: undefined,
+      alive: () => member.process?.alive() ?? false,
+      async kill() {
+        const running = member.process;
+        if (!running) return;
+        if (running.alive()) running.child.kill("SIGKILL");
+        await running.exited;
+        member.process = undefined;
+      },
+      restart() {
+        if (member.alive()) throw new Error(`etcd ${name} still runs`);
+        member.process = spawnProgram(`etcd ${name}`, binary, args);
+      },
+    };
+    members.push(member);
+    member.restart();
+  }
+  const cluster: EtcdCluster = {
+    members,
+    endpoints: members.map((member) => member.url),
+    async healthy(ms = 30_000) {
+      await Promise.all(members.filter((member) => member.alive()).map((member) =>
+        eventually(async () => ((await isHealthy(member.url)) ? true : undefined), ms,
+          `etcd ${member.name} healthy; its output: ${member.process?.stderr().slice(-1_000)}`)));
+    },
+    async leader() {
+      return eventually(async () => {
+        for (const member of members.filter((candidate) => candidate.alive())) {
+          const status = await statusOf(member.url);
+          if (status && status.leader === status.self) return member;
+        }
+        return undefined;
+      }, 10_000, "an etcd leader");
+    },
+  };
+  await cluster.healthy();
+  return cluster;
+}
+
+/** A member's own ID and the ID of the leader it knows, or undefined when it does not answer. */
+async function statusOf(url: string): Promise<{ self: string; leader: string } | undefined> {
+  try {
+    const response = await request(`${url}/v3/maintenance/status`, {
+      method: "POST", body: "{}", timeoutMs: 500,
+    });
+    const answer = asObject(response.json(), "status");
+    const leader = idField(answer, "leader");
+    return leader === "0" ? undefined : { self: parseHeader(answer).memberId, leader };
+  } catch {
+    return undefined;
+  }
+}
