@@ -10,8 +10,14 @@ import {
 
 /** Where the registry is and how to talk to it. */
 export interface RegistryClientOptions {
-  /** Base URL of the registry, e.g. `http://localhost:3000` (`/services` is appended). */
+  /**
+   * Base URL of the registry, e.g. `http://localhost:3000` (`/services` is appended), or the
+   * URLs of several replicas of a registry cluster separated by commas: each request goes to
+   * the first that answers, moving on after a refused connection, a timeout or a 5xx.
+   */
   registryURL: string;
+  /** Told which replica answered (the first of the list unless it failed). */
+  onReplica?: (registryURL: string) => void;
   /** Shared bearer token of docs/protocol.md#security, sent as `Authorization: Bearer <token>`. */
   token?: string;
   /** Bound on the whole request. Default 5 s. */
@@ -101,12 +107,48 @@ interface Outgoing {
   body?: string;
 }
 
-function base(options: RegistryClientOptions): string {
-  return options.registryURL.replace(/\/+$/u, "");
+/** The replica URLs of a `registryURL` (one, or several separated by commas), in order. */
+export function registryURLs(registryURL: string): string[] {
+  const urls = registryURL.split(",").map((url) => url.trim().replace(/\/+$/u, ""));
+  return urls.filter((url) => url !== "");
 }
 
-/** Sends one request to `<registry>/services<query>`; resolves only for a 2xx answer. */
+function base(options: RegistryClientOptions): string {
+  return registryURLs(options.registryURL).join(",");
+}
+
+/**
+ * Sends one request to `<registry>/services<query>` at each replica in turn until one gives an
+ * answer that is not a 5xx; resolves only for a 2xx answer. A refused connection, a timeout or
+ * a 5xx (a replica without its store) moves on; any other answer is the cluster's word.
+ */
 async function send(
+  what: string,
+  options: RegistryClientOptions,
+  query: string,
+  outgoing: Outgoing,
+): Promise<HttpResponse> {
+  const urls = registryURLs(options.registryURL);
+  let last: unknown;
+  for (const url of urls.length === 0 ? [""] : urls) {
+    try {
+      const response = await sendOnce(what, { ...options, registryURL: url }, query, outgoing);
+      options.onReplica?.(url);
+      return response;
+    } catch (error) {
+      last = error;
+      const retry = error instanceof RegistryError &&
+        (error.status === undefined || error.status >= 500) && !options.signal?.aborted;
+      if (!retry) throw error;
+    }
+  }
+  if (urls.length <= 1 || !(last instanceof RegistryError)) throw last;
+  throw new RegistryError(`registry: ${what}: no replica of ${urls.join(", ")} answered; ` +
+    `the last: ${last.message}`, last.status, { cause: last });
+}
+
+/** Sends one request to one replica; resolves only for a 2xx answer. */
+async function sendOnce(
   what: string,
   options: RegistryClientOptions,
   query: string,

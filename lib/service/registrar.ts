@@ -1,6 +1,6 @@
 import { setTimeout as delay } from "node:timers/promises";
 import type { Logger } from "../std/log.ts";
-import { register } from "../registry/client.ts";
+import { register, registryURLs } from "../registry/client.ts";
 import type { Providers } from "../registry/providers.ts";
 import type { Patch, Registration } from "../registry/registration.ts";
 import { backoffDelay } from "../std/backoff.ts";
@@ -50,7 +50,10 @@ export interface Registrar {
 export function createRegistrar(options: RegistrarOptions): Registrar {
   const { registration, registryURL, providers, log } = options;
   const { registerTimeoutMs, retryMinMs, retryMaxMs } = options;
-  const client = { registryURL, ...(options.token === undefined ? {} : { token: options.token }) };
+  const token = options.token === undefined ? {} : { token: options.token };
+  // Replicas of a registry cluster, the one that answered last first.
+  let replicas = registryURLs(registryURL);
+  let answered = replicas[0] ?? registryURL;
   const stopping = new AbortController();
   const heartbeats = heartbeatClock();
   let antiEntropyTimer: NodeJS.Timeout | undefined;
@@ -86,8 +89,16 @@ export function createRegistrar(options: RegistrarOptions): Registrar {
     attemptInFlight = true;
     patchesDuringAttempt = [];
     try {
-      const timeouts = { ...client, timeoutMs: registerTimeoutMs, signal: stopping.signal };
-      const answer = await register(registration, timeouts);
+      const answer = await register(registration, {
+        ...token,
+        registryURL: replicas.join(","),
+        onReplica: (url) => {
+          answered = url;
+          replicas = [url, ...replicas.filter((other) => other !== url)];
+        },
+        timeoutMs: registerTimeoutMs,
+        signal: stopping.signal,
+      });
       // A Go registry answers without a body and sends the patch to /services only.
       if (answer) {
         providers.replace(answer);
@@ -104,7 +115,7 @@ export function createRegistrar(options: RegistrarOptions): Registrar {
       try {
         await attempt();
         registeredOnce = true;
-        log(`registered with ${registryURL} as ${registration.ServiceURL}`);
+        log(`registered with ${answered} as ${registration.ServiceURL}`);
         resolveRegistered();
         armAntiEntropy();
         return;

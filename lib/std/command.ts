@@ -99,15 +99,19 @@ function integer(name: string, raw: string, min: number, max = Number.MAX_SAFE_I
   return value;
 }
 
-function checkURL(raw: string): void {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new UsageError(`--registry: not a URL: ${JSON.stringify(raw)}`);
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new UsageError(`--registry: want an http or https URL, got ${JSON.stringify(raw)}`);
+/** Checks `--registry`: one URL, or the URLs of a cluster's replicas separated by commas. */
+function checkURL(list: string): void {
+  const parts = list.split(",").map((part) => part.trim());
+  for (const raw of parts) {
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      throw new UsageError(`--registry: not a URL: ${JSON.stringify(raw)}`);
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      throw new UsageError(`--registry: want an http or https URL, got ${JSON.stringify(raw)}`);
+    }
   }
 }
 
@@ -118,7 +122,8 @@ export function usage<E extends Record<string, ExtraFlag>>(spec: CommandSpec<E>)
     ["--port PORT", `port to listen on, 0 = any free port (default ${spec.defaultPort})`],
   ];
   if (spec.registryFlag !== false) {
-    const help = "registry base URL (default http://localhost:3000; env REGISTRY_URL)";
+    const help = "registry base URL, or a cluster's replica URLs separated by commas " +
+      "(default http://localhost:3000; env REGISTRY_URL)";
     rows.push(["--registry URL", help]);
   }
   rows.push(["--token TOKEN", "shared bearer token of the registry (env REGISTRY_TOKEN)"]);

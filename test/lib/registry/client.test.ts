@@ -121,6 +121,40 @@ describe("registry client", () => {
     });
   });
 
+  it("moves on to the next replica after a refusal, a 5xx and a timeout", async (t) => {
+    const failing = await startFakeRegistry();
+    const hanging = await startFakeRegistry();
+    const good = await startFakeRegistry();
+    let release = () => {};
+    t.after(() => release());
+    for (const fake of [failing, hanging, good]) t.after(() => fake.close());
+    failing.respond = () => ({ status: 503, body: '{"error":"registry: etcd is unavailable"}' });
+    hanging.respond = () => new Promise((resolve) => {
+      release = () => resolve({ status: 200, body: "" });
+    });
+    const answered: string[] = [];
+    const urls = [await deadURL(), failing.url, hanging.url, `${good.url}/`];
+    await register(reg, { registryURL: urls.join(", "), timeoutMs: 100,
+      onReplica: (url) => answered.push(url) });
+    assert.deepEqual(answered, [good.url]);
+    assert.equal(good.requests.length, 1);
+
+    // A 4xx is the cluster's word: no other replica is asked.
+    failing.respond = () => ({ status: 404, body: '{"error":"registry: no service there"}' });
+    await assert.rejects(
+      deregister(reg.ServiceURL, { registryURL: `${failing.url},${good.url}` }),
+      registryError(404, /no service there/),
+    );
+    assert.equal(good.requests.length, 1);
+
+    // When none answers, the error names them all and the last failure.
+    failing.respond = () => ({ status: 503, body: '{"error":"registry: etcd is unavailable"}' });
+    await assert.rejects(
+      listServices({ registryURL: `${urls[0]},${urls[1]}` }),
+      registryError(503, /no replica of .+ answered; the last: .*status 503/),
+    );
+  });
+
   it("times out", async (t) => {
     const registry = await startFakeRegistry();
     t.after(() => registry.close());

@@ -210,6 +210,21 @@ describe("startService", () => {
     assert.equal(posts(fake).length, 1);
   });
 
+  it("registers at the first registry replica that answers, and keeps to it", async (t) => {
+    const down = await registry(t);
+    const up = await registry(t);
+    down.respond = () => ({ status: 503, body: '{"error":"registry: etcd is unavailable"}' });
+    const { handle, lines } = await start(t, `${await deadURL()},${down.url},${up.url}`, {
+      antiEntropyMs: 100,
+    });
+    await handle.registered;
+    const registered = `registered with ${up.url} as ${handle.url}`;
+    assert.ok(lines.lines.includes(registered), lines.lines.join("\n"));
+    // No heartbeats come, so it registers again: at the replica that answered, first.
+    await up.waitFor((request) => request.method === "POST", 1);
+    assert.equal(posts(down).length, 1);
+  });
+
   it("registers again when heartbeats stop (anti-entropy), replacing its providers", async (t) => {
     const fake = await registry(t);
     const answers = [
