@@ -1,33 +1,20 @@
 // Test helper: a real etcd cluster (Debian's etcd-server) on free loopback ports with data in
 // a temp dir, members killed and restarted by PID, torn down with SIGKILL after the test.
-import { accessSync, constants } from "node:fs";
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { asObject, idField, parseHeader } from "../../lib/etcd/codec.ts";
+import {
+  etcdArgs,
+  etcdInstall,
+  findEtcd,
+  waitEtcdHealthy,
+  type EtcdMemberSpec,
+} from "../../lib/launcher/etcd.ts";
 import { request } from "../../lib/std/request.ts";
 import { spawnProgram, type Spawned } from "./process.ts";
 import { freePort, tempDir } from "./temp.ts";
 import { eventually } from "./wait.ts";
-
-/** How a fresh Debian machine gets the etcd binary. */
-export const etcdInstall = "apt-get install -y etcd-server";
-
-/** The etcd binary on PATH (or `ETCD_BIN`), or undefined when it is not installed. */
-export function findEtcd(): string | undefined {
-  const candidates = process.env["ETCD_BIN"]
-    ? [process.env["ETCD_BIN"]]
-    : (process.env["PATH"] ?? "").split(":").filter(Boolean).map((dir) => join(dir, "etcd"));
-  for (const candidate of candidates) {
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not there; try the next
-    }
-  }
-  return undefined;
-}
 
 /**
  * The `skip` option for a suite that needs etcd: a message with the install command when
@@ -35,7 +22,7 @@ export function findEtcd(): string | undefined {
  * `false`, so a missing etcd fails the suite instead of skipping it.
  */
 export function skipWithoutEtcd(): string | false {
-  if (findEtcd() !== undefined || process.env["CI"] === "true") return false;
+  if (findEtcd(process.env) !== undefined || process.env["CI"] === "true") return false;
   return `etcd is not installed; install it with: ${etcdInstall}`;
 }
 
@@ -72,15 +59,6 @@ export interface EtcdClusterOptions {
   electionMs?: number;
 }
 
-async function isHealthy(url: string): Promise<boolean> {
-  try {
-    const response = await request(`${url}/health`, { timeoutMs: 200 });
-    return response.status === 200 && /"health":\s*"true"/.test(response.text());
-  } catch {
-    return false; // refused, or accepted but not serving yet
-  }
-}
-
 /**
  * Starts an etcd cluster of `size` (3) members on free 127.0.0.1 ports with fast raft timers
  * and resolves once every member is healthy (probed concurrently; a first election can take
@@ -93,8 +71,10 @@ export async function startEtcdCluster(
   options: EtcdClusterOptions = {},
 ): Promise<EtcdCluster> {
   const { size = 3, heartbeatMs = 50, electionMs = 500 } = options;
-  const binary = findEtcd();
-  if (binary === undefined) throw new Error(`etcd is not installed; install it with: ${etcdInstall}`);
+  const binary = findEtcd(process.env);
+  if (binary === undefined) {
+    throw new Error(`etcd is not installed; install it with: ${etcdInstall}`);
+  }
   const members: EtcdMember[] = [];
   // Registered before the temp dir, so the members are dead before their data is removed.
   t.after(async () => {
@@ -106,24 +86,18 @@ export async function startEtcdCluster(
     const port = await freePort();
     if (!ports.includes(port)) ports.push(port);
   }
-  const names = Array.from({ length: size }, (_, i) => `m${i + 1}`);
-  const peer = (i: number) => `http://127.0.0.1:${ports[2 * i + 1]}`;
-  const initial = names.map((name, i) => `${name}=${peer(i)}`).join(",");
+  const specs: EtcdMemberSpec[] = Array.from({ length: size }, (_, i) => ({
+    name: `m${i + 1}`,
+    clientURL: `http://127.0.0.1:${ports[2 * i]}`,
+    peerURL: `http://127.0.0.1:${ports[2 * i + 1]}`,
+    dataDir: join(dir, `m${i + 1}`),
+  }));
   const token = `test-${randomUUID()}`;
-  for (const [i, name] of names.entries()) {
-    const url = `http://127.0.0.1:${ports[2 * i]}`;
-    const args = [
-      "--name", name, "--data-dir", join(dir, name),
-      "--listen-client-urls", url, "--advertise-client-urls", url,
-      "--listen-peer-urls", peer(i), "--initial-advertise-peer-urls", peer(i),
-      "--initial-cluster", initial, "--initial-cluster-token", token,
-      "--initial-cluster-state", "new",
-      "--heartbeat-interval", String(heartbeatMs), "--election-timeout", String(electionMs),
-      "--logger", "zap", "--log-outputs", "stderr", "--log-level", "error",
-    ];
+  for (const spec of specs) {
+    const args = etcdArgs(spec, { members: specs, token, heartbeatMs, electionMs });
     const member: EtcdMember = {
-      name,
-      url,
+      name: spec.name,
+      url: spec.clientURL,
       process: undefined,
       alive: () => member.process?.alive() ?? false,
       async kill() {
@@ -134,8 +108,8 @@ export async function startEtcdCluster(
         member.process = undefined;
       },
       restart() {
-        if (member.alive()) throw new Error(`etcd ${name} still runs`);
-        member.process = spawnProgram(`etcd ${name}`, binary, args);
+        if (member.alive()) throw new Error(`etcd ${spec.name} still runs`);
+        member.process = spawnProgram(`etcd ${spec.name}`, binary, args);
       },
     };
     members.push(member);
@@ -145,9 +119,11 @@ export async function startEtcdCluster(
     members,
     endpoints: members.map((member) => member.url),
     async healthy(ms = 30_000) {
-      await Promise.all(members.filter((member) => member.alive()).map((member) =>
-        eventually(async () => ((await isHealthy(member.url)) ? true : undefined), ms,
-          `etcd ${member.name} healthy; its output: ${member.process?.stderr().slice(-1_000)}`)));
+      const urls = members.filter((member) => member.alive()).map((member) => member.url);
+      await waitEtcdHealthy(urls, { timeoutMs: ms }).catch((error: unknown) => {
+        const output = members.map((member) => member.process?.stderr().slice(-500));
+        throw new Error(`${String(error)}; their output: ${output.join("\n")}`);
+      });
     },
     async leader() {
       return eventually(async () => {

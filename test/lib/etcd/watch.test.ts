@@ -23,9 +23,10 @@ function recordWatch(
       waiters.wake();
     },
     onCompacted: async (revision) => {
+      const fresh = await range(client, { key: options.prefix, prefix: true });
       compactions.push(revision);
       waiters.wake();
-      return (await range(client, { key: options.prefix, prefix: true })).revision;
+      return fresh.revision;
     },
     progressIntervalMs: 200,
     signal: controller.signal,
