@@ -33,7 +33,9 @@ div.error{margin-bottom:1rem}div.error p{margin:0}
 .notice{color:#0a6b2d;background:#edf8f0;padding:.5rem .7rem;border-left:4px solid #0a6b2d}
 .passing{color:#0a6b2d}.critical{color:#a40000;font-weight:600}
 .ctl{font:.75em monospace;border:1px solid currentColor;border-radius:2px;padding:0 .15em}
-pre{background:#fff;padding:1rem;overflow:auto;white-space:pre-wrap}
+pre{background:#fff;padding:1rem;overflow:auto;white-space:pre-wrap}pre:empty{display:none}
+.cut{font-style:italic;color:#5a6275}
+.pager{margin:1rem 0}.pager a{margin:0 .6rem}
 `;
 
 /** The shared page: doctype, head, the nav bar (Students · Services · Logs) and `body`. */

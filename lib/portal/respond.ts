@@ -64,7 +64,13 @@ export function sendPage(
 
 /** Answers a redirect to `location` with `status` (302, or 303 after a form POST). */
 export function redirect(res: ServerResponse, status: number, location: string): void {
-  res.writeHead(status, { Location: location, "Content-Length": 0 });
+  res.writeHead(status, { ...securityHeaders, Location: location, "Content-Length": 0 });
+  res.end();
+}
+
+/** Answers `204 No Content` with the portal's security headers. */
+export function noContent(res: ServerResponse): void {
+  res.writeHead(204, securityHeaders);
   res.end();
 }
 
@@ -75,4 +81,11 @@ export function abandoned(res: ServerResponse): AbortSignal {
     if (!res.writableFinished) controller.abort(new Error("portal: client went away"));
   });
   return controller.signal;
+}
+
+/** The query parameters of a request URL. */
+export function queryOf(req: IncomingMessage): URLSearchParams {
+  const url = req.url ?? "/";
+  const question = url.indexOf("?");
+  return new URLSearchParams(question === -1 ? "" : url.slice(question + 1));
 }

@@ -37,6 +37,16 @@ export async function unavailable(
   return error;
 }
 
+/** Rethrows a failed call to a service as the page that explains it (see `unavailable`). */
+export type Explain = (service: string, signal: AbortSignal) => (error: unknown) => Promise<never>;
+
+/** Makes the `Explain` of a portal that reaches the registry through `upstream`. */
+export function explainer(upstream: Upstream): Explain {
+  return (service, signal) => async (error) => {
+    throw await unavailable(service, error, upstream, signal);
+  };
+}
+
 /** The `503` page for a registry that could not be asked (`listServices` failed). */
 export function registryUnavailable(upstream: Upstream, error: unknown): HttpError {
   const problem = registryProblem(upstream, error);
@@ -133,18 +143,19 @@ function findCause<T>(error: unknown, type: abstract new (...args: never[]) => T
 }
 
 /** The page for an answer of another service that is not what the portal asked for. */
-export function badStatus(service: string, response: HttpResponse): HttpError {
-  const detail = errorText(response);
-  const status = response.status >= 500 ? 503 : 502;
+export function badStatus(service: string, status: number, body: string): HttpError {
+  const detail = errorText(body);
   return new HttpError(
-    status,
-    `${service} is unavailable: it answered ${response.status}${detail ? ` (${detail})` : ""}.`,
+    status >= 500 ? 503 : 502,
+    `${service} is unavailable: it answered ${status}${detail ? ` (${detail})` : ""}.`,
   );
 }
 
 /** Parses another service's JSON answer; anything unexpected is that service's fault (`502`). */
 export function parseAnswer<T>(response: HttpResponse, parse: (value: unknown) => T): T {
-  if (response.status !== 200) throw badStatus("GradingService", response);
+  if (response.status !== 200) {
+    throw badStatus("GradingService", response.status, response.text());
+  }
   try {
     return parse(response.json());
   } catch (error) {
@@ -155,9 +166,9 @@ export function parseAnswer<T>(response: HttpResponse, parse: (value: unknown) =
 }
 
 /** The `error` of a JSON error body, or "" when there is none. */
-export function errorText(response: HttpResponse): string {
+export function errorText(text: string): string {
   try {
-    const body = response.json();
+    const body: unknown = JSON.parse(text);
     if (typeof body === "object" && body !== null && "error" in body) {
       const message = (body as { error: unknown }).error;
       if (typeof message === "string") return message.slice(0, 300);

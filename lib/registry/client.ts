@@ -24,6 +24,8 @@ export interface RegistryClientOptions {
   timeoutMs?: number;
   /** Aborting it abandons the request (the error's cause is the `EABORTED` request error). */
   signal?: AbortSignal;
+  /** Largest answer read (a long list of services is large). Default 1 MiB. */
+  maxResponseBytes?: number;
 }
 
 /**
@@ -167,6 +169,7 @@ async function sendOnce(
       ...(outgoing.body === undefined ? {} : { body: outgoing.body }),
       timeoutMs: options.timeoutMs ?? 5_000,
       ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.maxResponseBytes ? { maxResponseBytes: options.maxResponseBytes } : {}),
     });
   } catch (error) {
     throw new RegistryError(`${prefix}: ${failure(error)}`, undefined, { cause: error });

@@ -2,6 +2,8 @@
 // the DevTools protocol over --remote-debugging-pipe. No npm packages.
 import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { dumpDOM, openTab } from "../support/chromium.ts";
@@ -141,5 +143,29 @@ describe("teacher portal in headless Chromium", () => {
       Type: "Quiz",
       Score: 99.5,
     });
+  });
+
+  it("refuses a form another site makes the browser post: 403, nothing stored", async (t) => {
+    const system = await startSystem(t);
+    const target = `${system.portal.handle.url}/students/1/grades`;
+    // Another site: a different host name (localhost, not 127.0.0.1) and port.
+    const evil = createServer((_req, res) => {
+      res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
+      res.end(`<!doctype html><form method="post" action="${target}">
+<input name="Title" value="Forged"><input name="Type" value="Test">
+<input name="Score" value="100"></form>`);
+    });
+    await new Promise<void>((resolve) => evil.listen(0, "127.0.0.1", resolve));
+    t.after(() => {
+      evil.closeAllConnections();
+      evil.close();
+    });
+    const tab = await openTab(t);
+    await tab.goto(`http://localhost:${(evil.address() as AddressInfo).port}/`);
+    await tab.load(() => tab.evaluate("document.querySelector('form').requestSubmit()"));
+    assert.equal(await tab.evaluate("document.querySelector('h1').textContent"), "403 Forbidden");
+    const message = await tab.evaluate("document.querySelector('[role=alert]').textContent");
+    assert.match(String(message), /^Refused a cross-site request from http:\/\/localhost:\d+/);
+    assert.equal(system.store.get(1)?.Grades.length, 3, "nothing stored");
   });
 });

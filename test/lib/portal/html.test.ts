@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { escapeHTML, html, raw } from "../../../lib/portal/html.ts";
+import { clip, escapeHTML, html, raw } from "../../../lib/portal/html.ts";
 import { errorPage } from "../../../lib/portal/layout.ts";
-import { studentsPage } from "../../../lib/portal/pages.ts";
-import { formatAverage, studentPage } from "../../../lib/portal/student.ts";
+import { formatAverage, studentPage, studentsPage } from "../../../lib/portal/students.ts";
 
 describe("html", () => {
   it("escapes & < > \" ' in every interpolation", () => {
@@ -19,6 +18,34 @@ describe("html", () => {
     const out = html`<ul>${items}</ul>${raw("<hr>")}${null}${undefined}${false}${0}`;
     assert.equal(out.value, "<ul><li>&lt;1&gt;</li><li>2</li></ul><hr>0");
     assert.equal(String(out), out.value);
+  });
+
+  it("shows bidi overrides and control characters as visible markers in text", () => {
+    const name = "Invoice\u202Eexe.txt\u0007\u0085\u2067";
+    assert.equal(
+      html`<td>${name}</td>`.value,
+      '<td>Invoice<span class="ctl">U+202E</span>exe.txt<span class="ctl">U+0007</span>' +
+        '<span class="ctl">U+0085</span><span class="ctl">U+2067</span></td>',
+    );
+    assert.equal(escapeHTML("a\tb\nc"), "a\tb\nc", "tab and line feed stay");
+  });
+
+  it("keeps them as character references inside attribute values, never as markup", () => {
+    const title = "x\u202E\"<y>";
+    assert.equal(html`<input value="${title}">`.value, '<input value="x&#x202E;&quot;&lt;y&gt;">');
+    // Anywhere inside a tag, even mid-value: a marker's quotes would end the attribute.
+    assert.equal(html`<a href="/s/${title}">`.value, '<a href="/s/x&#x202E;&quot;&lt;y&gt;">');
+    assert.equal(html`<a href="/s/${title}">${title}</a>`.value,
+      '<a href="/s/x&#x202E;&quot;&lt;y&gt;">x<span class="ctl">U+202E</span>&quot;&lt;y&gt;</a>');
+  });
+
+  it("clips long text visibly, counting characters, not UTF-16 units", () => {
+    assert.equal(clip("<abc>", 5).value, "&lt;abc&gt;");
+    assert.equal(clip("😀😀😀", 3).value, "😀😀😀");
+    assert.equal(
+      clip("<".repeat(2_005), 2).value,
+      '&lt;&lt;<span class="cut">… 2,003 more characters</span>',
+    );
   });
 
   it("does not treat look-alike objects or strings as safe", () => {

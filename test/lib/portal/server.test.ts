@@ -124,6 +124,30 @@ describe("portal pages over a real system", () => {
     assert.equal(system.store.get(1)?.Grades.length, 3);
   });
 
+  it("sends nosniff and its content security policy with every answer", async (t) => {
+    const system = await startSystem(t);
+    const grade = { Title: "a", Type: "Quiz", Score: "1" };
+    const cases: Array<[string, RequestOptions | undefined, number]> = [
+      ["/", undefined, 302],
+      ["/students", undefined, 200],
+      ["/students/1", undefined, 200],
+      ["/services", undefined, 200],
+      ["/logs", undefined, 200],
+      ["/favicon.ico", undefined, 204],
+      ["/nope", undefined, 404],
+      ["/students", { method: "DELETE" }, 405],
+      ["/students/1/grades", form(grade), 303],
+      ["/students/1/grades", form({ ...grade, Score: "x" }), 400],
+      ["/students/1/grades", { ...form(grade), headers: { Origin: "http://evil.example" } }, 403],
+    ];
+    for (const [path, options, status] of cases) {
+      const response = await page(system, path, options);
+      assert.equal(response.status, status, path);
+      assert.equal(response.headers["x-content-type-options"], "nosniff", path);
+      assert.match(String(response.headers["content-security-policy"]), /default-src 'none'/);
+    }
+  });
+
   it("shows a script title escaped (XSS)", async (t) => {
     const system = await startSystem(t);
     const title = "<script>alert(1)</script>";
@@ -135,6 +159,14 @@ describe("portal pages over a real system", () => {
     assert.ok(!text.includes("<script>"));
     const headers = (await page(system, "/students/1")).headers;
     assert.match(String(headers["content-security-policy"]), /default-src 'none'/);
+  });
+
+  it("shows a bidi override in a title as a marker, not as reordered text", async (t) => {
+    const system = await startSystem(t);
+    await system.store.addGrade(1, { Title: "Report\u202Efdp.exe", Type: "Test", Score: 70 });
+    const text = (await page(system, "/students/1")).text();
+    assert.ok(text.includes('<td>Report<span class="ctl">U+202E</span>fdp.exe</td>'));
+    assert.ok(!text.includes("\u202E"), "no raw override anywhere in the page");
   });
 
   it("shows the registry's services and the latest log entries, escaped", async (t) => {

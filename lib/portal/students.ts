@@ -9,6 +9,27 @@ export interface GradeForm {
   Score: string;
 }
 
+/** `/students`: every student as "Last, First" linking to their page, with their average. */
+export function studentsPage(students: readonly Student[]): string {
+  const rows = students.map(
+    (student) => html`<tr>
+<td><a href="/students/${student.ID}">${student.LastName}, ${student.FirstName}</a></td>
+<td class="num">${formatAverage(student)}</td>
+</tr>`,
+  );
+  return layout(
+    "Students",
+    "students",
+    html`<h1>Students</h1>
+<table>
+<thead><tr><th scope="col">Name</th><th scope="col" class="num">Average</th></tr></thead>
+<tbody>
+${rows}
+</tbody>
+</table>`,
+  );
+}
+
 /** Options of `studentPage`. */
 export interface StudentPageOptions {
   /** Values to refill the form with (after invalid input). */
