@@ -2,7 +2,7 @@
 // docs/protocol.md#registry).
 import { once } from "node:events";
 import { streamLogger } from "../../lib/std/log.ts";
-import { runCommand } from "../../lib/std/command.ts";
+import { runCommand, UsageError } from "../../lib/std/command.ts";
 import { listen } from "../../lib/std/listen.ts";
 import { addProcessMetrics, createMetrics } from "../../lib/std/metrics.ts";
 import { createRegistry } from "../../lib/registry/server.ts";
@@ -36,9 +36,19 @@ await runCommand(
         min: 0,
         help: "ms a service may stay critical before it is deregistered",
       },
+      "callback-hosts": {
+        kind: "string",
+        default: "same",
+        help: "hosts HeartbeatURL/ServiceUpdateURL may name: same (ServiceURL's host) or any",
+      },
     },
   },
   async (flags, signal) => {
+    const callbackHosts = flags["callback-hosts"];
+    if (callbackHosts !== "same" && callbackHosts !== "any") {
+      const got = JSON.stringify(callbackHosts);
+      throw new UsageError(`--callback-hosts: want same or any, got ${got}`);
+    }
     const log = streamLogger("Registry");
     const registry = await createRegistry({
       statePath: flags.state,
@@ -46,6 +56,7 @@ await runCommand(
       heartbeatTimeoutMs: flags["heartbeat-timeout"],
       failures: flags.failures,
       deregisterAfterMs: flags["deregister-after"],
+      callbackHosts,
       ...(flags.token === undefined ? {} : { token: flags.token }),
       log,
     });

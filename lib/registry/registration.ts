@@ -36,6 +36,7 @@ export interface ServiceStatus extends Registration {
 }
 
 const maxNameLength = 128;
+const maxURLLength = 2_048;
 
 /**
  * Accepts a Registration from decoded JSON, or throws `ValidationError` naming the field.
@@ -59,6 +60,23 @@ export function parseRegistration(value: unknown): Registration {
     ServiceUpdateURL: parseURL(body["ServiceUpdateURL"], "ServiceUpdateURL", true),
     HeartbeatURL: parseURL(body["HeartbeatURL"], "HeartbeatURL", true),
   };
+}
+
+/**
+ * Checks that the URLs the registry will call for `reg` — its HeartbeatURL and its
+ * ServiceUpdateURL — are on the host of its ServiceURL (any port), so a registration cannot
+ * point the registry at somebody else's server. Host names are compared as the URL parser
+ * normalises them (lowercase; `localhost` and `127.0.0.1` are different hosts). Throws
+ * `ValidationError` naming the field.
+ */
+export function checkSameHost(reg: Registration): void {
+  const host = new URL(reg.ServiceURL).hostname;
+  for (const field of ["HeartbeatURL", "ServiceUpdateURL"] as const) {
+    const url = reg[field];
+    if (url !== "" && new URL(url).hostname !== host) {
+      throw new ValidationError(`${field}: must be on the ServiceURL's host (${host}), any port`);
+    }
+  }
 }
 
 /** Accepts a Patch from decoded JSON (`null` lists mean empty), or throws `ValidationError`. */
@@ -130,10 +148,27 @@ function parseEntries(value: unknown, field: string): PatchEntry[] {
   });
 }
 
+// Raw text checked before parsing: the WHATWG parser forgives what we refuse (`http:///x` and
+// `http:/x` become `http://x/`, `@` before the host is dropped).
+const authorityPattern = /^https?:\/\/([^/?#\\]*)/i;
+const urlControls = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/u;
+
+/**
+ * Validates one URL field: an absolute `http:`/`https:` URL of at most 2 048 characters with
+ * a host written out after `//`, no user information (`user:pass@`, which the registry would
+ * send as credentials and publish), a port from 1 to 65535 when one is given, and no control
+ * or bidirectional formatting characters (the text ends up in log lines and pages).
+ */
 function parseURL(value: unknown, field: string, optional: boolean): string {
   if (optional && (value === undefined || value === null || value === "")) return "";
   if (typeof value !== "string" || value === "") {
     throw new ValidationError(`${field}: must be an absolute http or https URL`);
+  }
+  if (value.length > maxURLLength) {
+    throw new ValidationError(`${field}: must be at most ${maxURLLength} characters`);
+  }
+  if (urlControls.test(value)) {
+    throw new ValidationError(`${field}: must not contain control characters`);
   }
   let url: URL;
   try {
@@ -141,9 +176,17 @@ function parseURL(value: unknown, field: string, optional: boolean): string {
   } catch {
     throw new ValidationError(`${field}: not a URL: ${JSON.stringify(value.slice(0, 200))}`);
   }
-  if ((url.protocol !== "http:" && url.protocol !== "https:") || url.hostname === "") {
+  const authority = authorityPattern.exec(value)?.[1];
+  if ((url.protocol !== "http:" && url.protocol !== "https:") || authority === undefined) {
     throw new ValidationError(`${field}: must be an absolute http or https URL`);
   }
+  if (authority.includes("@") || url.username !== "" || url.password !== "") {
+    throw new ValidationError(`${field}: must not contain user information (user:password@)`);
+  }
+  if (authority === "" || url.hostname === "") {
+    throw new ValidationError(`${field}: must name a host (http://host:port/…)`);
+  }
+  if (url.port === "0") throw new ValidationError(`${field}: port must be 1 to 65535`);
   // Keep the text as sent: it is the instance's identity, compared byte for byte as in Go.
   return value;
 }

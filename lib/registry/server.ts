@@ -9,10 +9,12 @@ import {
   type Handler,
 } from "../std/http.ts";
 import { bearerCheck } from "../std/auth.ts";
+import { printable } from "../std/printable.ts";
 import { createRouter } from "../std/router.ts";
 import { createHealthChecker } from "./health.ts";
 import { createNotifier } from "./notify.ts";
 import {
+  checkSameHost,
   parseRegistration,
   parseServiceURL,
   type Patch,
@@ -44,6 +46,11 @@ export interface RegistryOptions {
   notifyTimeoutMs?: number;
   /** Retries of a failed patch POST. Default 3. */
   notifyRetries?: number;
+  /**
+   * Where a registration's HeartbeatURL and ServiceUpdateURL may point: `"same"` (default)
+   * only at its ServiceURL's host, any port; `"any"` anywhere (README, Registry).
+   */
+  callbackHosts?: "same" | "any";
 }
 
 /** A running registry: its HTTP handler and the way to stop it. */
@@ -63,7 +70,11 @@ export interface Registry {
  * one is set aside and logged.
  */
 export async function createRegistry(options: RegistryOptions = {}): Promise<Registry> {
-  const log = options.log ?? streamLogger("registry");
+  const sink = options.log ?? streamLogger("registry");
+  // Names, URLs and error messages quote what clients sent: escape every line, so no client can
+  // colour, clear or retitle a terminal or forge a line (README, Registry).
+  const log: Logger = (line) => sink(printable(line));
+  const sameHost = (options.callbackHosts ?? "same") === "same";
   const now = options.now ?? (() => new Date());
   const table = createTable();
   const notifyTimeoutMs = options.notifyTimeoutMs ?? 2_000;
@@ -188,6 +199,7 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
           POST: async (req, res) => {
             authorize(req);
             const reg = parseRegistration(await readJSON(req, { limit: maxBodyBytes }));
+            if (sameHost) checkSameHost(reg);
             if (closed) throw new HttpError(503, "registry: shutting down");
             const { initial, change, delivered } = register(reg);
             await durable(change);

@@ -5,6 +5,7 @@ import { parsePatch, type Patch } from "../registry/registration.ts";
 import { markRoute } from "../std/servermetrics.ts";
 import { bearerCheck } from "../std/auth.ts";
 import { HttpError, pathOf, readJSON, type Handler } from "../std/http.ts";
+import { printable } from "../std/printable.ts";
 
 /** Options of `createRunnerHandler`. */
 export interface RunnerHandlerOptions {
@@ -41,7 +42,8 @@ export function createRunnerHandler(options: RunnerHandlerOptions): Handler {
     const patch = parsePatch(await readJSON(req));
     providers.apply(patch);
     onPatch?.(patch);
-    log(`update: ${describePatch(patch)}`);
+    // The names and URLs came from other services through the registry: escaped for the log.
+    log(`update: ${printable(describePatch(patch))}`);
     res.writeHead(200, { "Content-Length": 0 });
     res.end();
   };

@@ -28,14 +28,14 @@ describe("registryservice command", () => {
     const result = await runCommand("registryservice", ["--help"]);
     assert.equal(result.code, 0);
     for (const flag of ["--state", "--heartbeat-interval", "--heartbeat-timeout", "--failures",
-      "--deregister-after", "--host", "--port", "--token"]) {
+      "--deregister-after", "--callback-hosts", "--host", "--port", "--token"]) {
       assert.ok(result.stdout.includes(flag), `--help mentions ${flag}`);
     }
   });
 
   it("rejects unknown flags and bad values with one line and exit code 2", async () => {
     for (const args of [["--bogus"], ["--failures", "0"], ["--heartbeat-interval", "soon"],
-      ["--port", "70000"]]) {
+      ["--port", "70000"], ["--callback-hosts", "all"]]) {
       const result = await runCommand("registryservice", args);
       assert.equal(result.code, 2, args.join(" "));
       assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
@@ -110,6 +110,15 @@ describe("registryservice command", () => {
       `${lost.length} of ${acked.size} acknowledged lost: ${lost.slice(0, 5).join(" ")}`);
     assert.deepEqual([...deleted].filter((url) => listed.has(url)), [], "deletions kept");
     assert.doesNotMatch(second.stderr(), /corrupt/);
+  });
+
+  it("keeps callbacks on the registrant's host unless --callback-hosts any", async (t) => {
+    const body = { ServiceName: "S", ServiceURL: "http://127.0.0.1:1/s",
+      HeartbeatURL: "http://localhost:1/heartbeat" };
+    const strict = await start(t, ["--state", ""]);
+    assert.equal((await post(strict.url, body)).status, 400);
+    const open = await start(t, ["--state", "", "--callback-hosts", "any"]);
+    assert.equal((await post(open.url, body)).status, 200);
   });
 
   it("takes the token from REGISTRY_TOKEN and keeps --state '' in memory", async (t) => {

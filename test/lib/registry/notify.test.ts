@@ -19,7 +19,9 @@ function applyAll(patches: Patch[]): string[] {
 }
 
 /** A server that accepts every request and never answers; counts the requests. */
-async function startHungServer(t: TestContext): Promise<{ url: string; readonly requests: number }> {
+async function startHungServer(
+  t: TestContext,
+): Promise<{ url: string; readonly requests: number }> {
   let requests = 0;
   const server = createServer(() => {
     requests += 1;

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ValidationError } from "../../../lib/std/errors.ts";
 import {
+  checkSameHost,
   parsePatch,
   parseRegistration,
   parseServiceURL,
@@ -56,6 +57,69 @@ describe("parseRegistration", () => {
       );
     });
   }
+});
+
+describe("URL fields", () => {
+  // The URL parser forgives all of these; the registry would then call, print and publish them.
+  const refused: Array<[what: string, url: string, message: RegExp]> = [
+    ["no host (the parser would look up \"x\")", "http:///x", /must name a host/],
+    ["one slash", "http:/x", /absolute http or https URL/],
+    ["backslashes", "http:\\\\x", /absolute http or https URL/],
+    ["port 0 (the parser would use 80)", "http://127.0.0.1:0/", /port must be 1 to 65535/],
+    ["port 65536", "http://127.0.0.1:65536/", /not a URL/],
+    ["a user and password", "http://user:pass@127.0.0.1:1/", /user information/],
+    ["an empty user", "http://@127.0.0.1:1/", /user information/],
+    ["an ESC sequence", "http://127.0.0.1:1/\u001b[2J", /control characters/],
+    ["a CR", "http://127.0.0.1:1/\rforged", /control characters/],
+    ["a C1 control", "http://127.0.0.1:1/\u009b31m", /control characters/],
+    ["DEL", "http://127.0.0.1:1/\u007f", /control characters/],
+    ["a right-to-left override", "http://127.0.0.1:1/\u202egnp.exe", /control characters/],
+    ["2 049 characters", `http://h:1/${"x".repeat(2_038)}`, /at most 2048 characters/],
+  ];
+  for (const [field, optional] of [["ServiceURL", false], ["HeartbeatURL", true],
+    ["ServiceUpdateURL", true]] as const) {
+    for (const [what, url, message] of refused) {
+      it(`refuses a ${field} with ${what}`, () => {
+        const reg = { ServiceName: "A", ServiceURL: "http://h:1", [field]: url };
+        assert.throws(() => parseRegistration(reg), (error: unknown) =>
+          error instanceof ValidationError && error.message.startsWith(`${field}: `) &&
+          message.test(error.message));
+      });
+    }
+    if (optional) continue;
+    it("refuses the same in a DELETE body and a patch", () => {
+      for (const [, url] of refused) {
+        assert.throws(() => parseServiceURL(url), ValidationError, url);
+        assert.throws(() => parsePatch({ Added: [{ Name: "A", URL: url }] }), ValidationError);
+      }
+    });
+  }
+
+  it("accepts ports 1 and 65535, IPv6, https, and an empty port, keeping the text", () => {
+    for (const url of ["http://h:1", "https://127.0.0.1:65535/x?y#z", "http://[::1]:80/",
+      "http://h:/", "HTTP://Host.Example/"]) {
+      assert.equal(parseServiceURL(url), url);
+    }
+  });
+});
+
+describe("checkSameHost", () => {
+  const reg = (heartbeat: string, update: string) => parseRegistration({
+    ServiceName: "A", ServiceURL: "http://host.example:5000/a", HeartbeatURL: heartbeat,
+    ServiceUpdateURL: update,
+  });
+
+  it("accepts callbacks on the ServiceURL's host, any port, and none at all", () => {
+    checkSameHost(reg("http://host.example:9/heartbeat", "https://HOST.example/services"));
+    checkSameHost(reg("", ""));
+  });
+
+  it("refuses a HeartbeatURL or ServiceUpdateURL on another host, naming the field", () => {
+    assert.throws(() => checkSameHost(reg("http://other.example:5000/heartbeat", "")),
+      /^ValidationError: HeartbeatURL: must be on the ServiceURL's host \(host\.example\)/);
+    assert.throws(() => checkSameHost(reg("", "http://127.0.0.1:5000/services")),
+      /^ValidationError: ServiceUpdateURL: must be on the ServiceURL's host/);
+  });
 });
 
 describe("parsePatch", () => {

@@ -134,6 +134,16 @@ describe("startService", () => {
     await lines.waitFor(/^update: -LogService http:\/\/localhost:4000$/);
   });
 
+  it("logs a patch's names escaped: a bidi override cannot reorder the line", async (t) => {
+    const fake = await registry(t);
+    const { handle, lines } = await start(t, fake.url);
+    await handle.registered;
+    const patch = '{"Added":[{"Name":"Log\\u202eecivreS","URL":"http://localhost:4000"}]}';
+    assert.equal((await postPatch(handle.url, patch)).status, 200);
+    assert.deepEqual(handle.providers.list("Log\u202eecivreS"), ["http://localhost:4000"]);
+    await lines.waitFor(/^update: \+Log\\u202eecivreS http:\/\/localhost:4000$/);
+  });
+
   const badPatches: Array<[string, string, RegExp]> = [
     ["malformed JSON", "{not json", /malformed JSON/],
     ["an empty body", "", /empty/],
