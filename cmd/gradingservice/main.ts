@@ -4,6 +4,7 @@ import { createGradesHandler } from "../../lib/grades/server.ts";
 import { openGradeStore } from "../../lib/grades/store.ts";
 import { streamLogger } from "../../lib/std/log.ts";
 import { runCommand } from "../../lib/std/command.ts";
+import { withFileLock } from "../../lib/std/lock.ts";
 import { serviceOptions, startService } from "../../lib/service/start.ts";
 
 await runCommand(
@@ -16,7 +17,8 @@ await runCommand(
       data: { kind: "string", default: "grades.json", help: "JSON file the grades are saved to" },
     },
   },
-  async (flags, signal) => {
+  // The lock comes first: a second grading service on the same file must not touch it.
+  (flags, signal) => withFileLock(flags.data, async () => {
     const store = await openGradeStore({ file: flags.data, log: streamLogger("GradingService") });
     try {
       const service = await startService({
@@ -31,5 +33,5 @@ await runCommand(
     } finally {
       await store.close();
     }
-  },
+  }),
 );

@@ -1,5 +1,7 @@
 // The launcher behind `make run`: every service as its own process, in dependency order.
+import { mkdir } from "node:fs/promises";
 import { runCommand, UsageError } from "../../lib/std/command.ts";
+import { withFileLock } from "../../lib/std/lock.ts";
 import { launch, type ServiceSpec } from "../../lib/launcher/launch.ts";
 
 const services = (dir: string): ServiceSpec[] => [
@@ -49,7 +51,9 @@ await runCommand(
     if (flags.ports !== "fixed" && flags.ports !== "any") {
       throw new UsageError(`--ports: want fixed or any, got ${JSON.stringify(flags.ports)}`);
     }
-    await launch({
+    // One system per folder: a second launcher on the same --dir would share its files.
+    await mkdir(flags.dir, { recursive: true });
+    await withFileLock(flags.dir, () => launch({
       services: services(flags.dir),
       dir: flags.dir,
       host: flags.host,
@@ -60,6 +64,6 @@ await runCommand(
       commandsDir: new URL("../", import.meta.url),
       out: process.stdout,
       signal,
-    });
+    }));
   },
 );

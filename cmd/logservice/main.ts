@@ -3,6 +3,7 @@
 import { streamLogger } from "../../lib/std/log.ts";
 import { createLogServer } from "../../lib/log/server.ts";
 import { runCommand } from "../../lib/std/command.ts";
+import { withFileLock } from "../../lib/std/lock.ts";
 import { serviceOptions, startService } from "../../lib/service/start.ts";
 
 await runCommand(
@@ -18,7 +19,8 @@ await runCommand(
       prefix: { kind: "string", default: "go ", help: "text before each entry's timestamp" },
     },
   },
-  async (flags, signal) => {
+  // The lock comes first: a second log service on the same file must not touch it.
+  (flags, signal) => withFileLock(flags.file, async () => {
     const log = streamLogger("LogService");
     // Opened before listening: a file we cannot write is a startup error, not 500s later.
     const server = await createLogServer({ file: flags.file, prefix: flags.prefix, log });
@@ -36,5 +38,5 @@ await runCommand(
     } finally {
       await server.close();
     }
-  },
+  }),
 );

@@ -3,6 +3,7 @@
 import { once } from "node:events";
 import { streamLogger } from "../../lib/std/log.ts";
 import { runCommand, UsageError } from "../../lib/std/command.ts";
+import { withFileLock } from "../../lib/std/lock.ts";
 import { listen } from "../../lib/std/listen.ts";
 import { addProcessMetrics, createMetrics } from "../../lib/std/metrics.ts";
 import { createRegistry } from "../../lib/registry/server.ts";
@@ -49,28 +50,33 @@ await runCommand(
       const got = JSON.stringify(callbackHosts);
       throw new UsageError(`--callback-hosts: want same or any, got ${got}`);
     }
-    const log = streamLogger("Registry");
-    const registry = await createRegistry({
-      statePath: flags.state,
-      heartbeatIntervalMs: flags["heartbeat-interval"],
-      heartbeatTimeoutMs: flags["heartbeat-timeout"],
-      failures: flags.failures,
-      deregisterAfterMs: flags["deregister-after"],
-      callbackHosts,
-      ...(flags.token === undefined ? {} : { token: flags.token }),
-      log,
-    });
-    try {
-      const metrics = createMetrics();
-      addProcessMetrics(metrics);
-      const { host, port } = flags;
-      const server = await listen(registry.handler, { host, port, log, metrics });
-      process.stdout.write(`Registry listening on ${server.url}\n`);
-      if (!signal.aborted) await once(signal, "abort");
-      log("stopping");
-      await server.close();
-    } finally {
-      await registry.close();
-    }
+    const serve = async () => {
+      const log = streamLogger("Registry");
+      const registry = await createRegistry({
+        statePath: flags.state,
+        heartbeatIntervalMs: flags["heartbeat-interval"],
+        heartbeatTimeoutMs: flags["heartbeat-timeout"],
+        failures: flags.failures,
+        deregisterAfterMs: flags["deregister-after"],
+        callbackHosts,
+        ...(flags.token === undefined ? {} : { token: flags.token }),
+        log,
+      });
+      try {
+        const metrics = createMetrics();
+        addProcessMetrics(metrics);
+        const { host, port } = flags;
+        const server = await listen(registry.handler, { host, port, log, metrics });
+        process.stdout.write(`Registry listening on ${server.url}\n`);
+        if (!signal.aborted) await once(signal, "abort");
+        log("stopping");
+        await server.close();
+      } finally {
+        await registry.close();
+      }
+    };
+    // The lock comes first: a second registry on the same state must not touch it (its
+    // journal and snapshots included). A memory-only registry owns no file.
+    await (flags.state === "" ? serve() : withFileLock(flags.state, serve));
   },
 );

@@ -199,6 +199,19 @@ export async function startProvider(t: TestContext): Promise<ProviderProcess> {
   return { ...spawned, url: `http://127.0.0.1:${port}` };
 }
 
+/**
+ * Spawns `node --input-type=module -e <source> …args` (an ES module given as text), SIGKILLed
+ * in `t.after` if it still runs; the caller awaits its output or exit.
+ */
+export function startScript(
+  t: TestContext,
+  name: string,
+  source: string,
+  args: string[] = [],
+): Spawned {
+  return killAfter(t, spawnNode(name, ["--input-type=module", "-e", source, ...args]));
+}
+
 /** Registers a `t.after` that SIGKILLs `spawned` if it still runs; returns it. */
 function killAfter(t: TestContext, spawned: Spawned): Spawned {
   t.after(() => {

@@ -8,7 +8,7 @@ import { createInterface } from "node:readline";
 import { promisify } from "node:util";
 import { describe, it, type TestContext } from "node:test";
 import { request } from "../../lib/std/request.ts";
-import { commandPath } from "../support/process.ts";
+import { commandPath, runCommand } from "../support/process.ts";
 import { tempDir } from "../support/temp.ts";
 
 const launcher = commandPath("launcher");
@@ -67,6 +67,14 @@ describe("launcher (make run)", () => {
     assert.deepEqual(
       list.map((entry) => entry.ServiceName).sort(),
       ["GradingService", "HelloService", "LogService", "TeacherPortal"],
+    );
+
+    // A second system on the same folder would share its files: it refuses to start.
+    const second = await runCommand("launcher", ["--ports", "any", "--dir", dir]);
+    assert.equal(second.code, 1);
+    assert.equal(
+      second.stderr,
+      `launcher: ${dir} is in use by process ${child.pid} (lock file ${dir}/.lock.1)\n`,
     );
 
     child.kill("SIGTERM");
