@@ -14,7 +14,12 @@ await runCommand(
     description: "Serves students and grades (GET /students, POST /students/{id}/grades).",
     defaultPort: 6_000,
     extra: {
-      data: { kind: "string", default: "grades.json", help: "JSON file the grades are saved to" },
+      data: {
+        kind: "string",
+        default: "grades.json",
+        value: "FILE",
+        help: "JSON file the grades are saved to",
+      },
     },
   },
   // The lock comes first: a second grading service on the same file must not touch it.

@@ -15,7 +15,12 @@ await runCommand(
       "GET /log?lines=N shows the last N entries.",
     defaultPort: 4_000,
     extra: {
-      file: { kind: "string", default: "distributed.log", help: "file entries are appended to" },
+      file: {
+        kind: "string",
+        default: "distributed.log",
+        value: "FILE",
+        help: "file entries are appended to",
+      },
       prefix: { kind: "string", default: "go ", help: "text before each entry's timestamp" },
     },
   },

@@ -21,10 +21,23 @@ await runCommand(
       state: {
         kind: "string",
         default: "registry.json",
+        value: "FILE",
         help: "file the registrations are saved to; '' keeps them in memory only",
       },
-      "heartbeat-interval": { kind: "integer", default: 3_000, min: 1, help: "ms between checks" },
-      "heartbeat-timeout": { kind: "integer", default: 1_000, min: 1, help: "ms a check may take" },
+      "heartbeat-interval": {
+        kind: "integer",
+        default: 3_000,
+        min: 1,
+        value: "MS",
+        help: "milliseconds between two checks of a service",
+      },
+      "heartbeat-timeout": {
+        kind: "integer",
+        default: 1_000,
+        min: 1,
+        value: "MS",
+        help: "milliseconds a check may take",
+      },
       failures: {
         kind: "integer",
         default: 3,
@@ -35,7 +48,8 @@ await runCommand(
         kind: "integer",
         default: 60_000,
         min: 0,
-        help: "ms a service may stay critical before it is deregistered",
+        value: "MS",
+        help: "milliseconds a service may stay critical before it is deregistered",
       },
       "callback-hosts": {
         kind: "string",

@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { mkdir } from "node:fs/promises";
+import { relative } from "node:path";
 import { createInterface } from "node:readline";
 import { setTimeout as delay } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { listServices } from "../registry/client.ts";
-import type { Env } from "../std/command.ts";
+import { stopOnStdinEOF, type Env } from "../std/command.ts";
 
 /** One service the launcher starts: `node <commandsDir>/<command>/main.js …`. */
 export interface ServiceSpec {
@@ -52,7 +53,15 @@ interface Running {
 /**
  * Starts every service as its own process in order, waiting until each is up (the registry:
  * its startup line; the others: listed by the registry), prefixes their output with their
- * names, then waits for `signal` and stops them in reverse order so each deregisters.
+ * names, then waits for `signal` and stops them in reverse order so each deregisters. A
+ * service that dies meanwhile is reported with its exit code or signal and the command that
+ * starts it again.
+ *
+ * The children never outlive the launcher: each one's stdin is a pipe whose other end only
+ * the launcher holds, and they run with `STOP_ON_STDIN_EOF=1` (`lib/std/command.ts`), so when
+ * the launcher dies — SIGKILL included — the kernel closes the pipes and every service stops
+ * gracefully. The registry's pipe is also held by every other service: it stops only after
+ * the last of them, so each can still deregister.
  *
  * Rejects (after stopping whatever it started) when a service exits or does not come up in
  * time.
@@ -61,36 +70,38 @@ export async function launch(options: LaunchOptions): Promise<void> {
   const { services, host, signal, out, startTimeoutMs = 20_000 } = options;
   await mkdir(options.dir, { recursive: true });
   const width = Math.max(...services.map((spec) => spec.name.length));
+  const prefix = (spec: ServiceSpec) => `${spec.name.padEnd(width)} | `;
   const running: Running[] = [];
   const urls = new Map<string, string>();
   let registryURL = "";
-  // Last resort: should the launcher itself die (an uncaught error), its children, each in
-  // its own process group, must not outlive it.
-  const orphanGuard = () => {
-    for (const { child } of running) child.kill("SIGTERM");
+  const env = {
+    ...options.env,
+    ...(options.token ? { REGISTRY_TOKEN: options.token } : {}),
+    [stopOnStdinEOF]: "1",
   };
-  process.once("exit", orphanGuard);
   try {
     for (const spec of services) {
       const port = options.anyPorts ? 0 : spec === services[0] ? options.registryPort : spec.port;
-      const args = [fileURLToPath(new URL(`${spec.command}/main.js`, options.commandsDir))];
-      args.push("--host", host, "--port", String(port), ...spec.args);
+      const main = fileURLToPath(new URL(`${spec.command}/main.js`, options.commandsDir));
+      const args = ["--host", host, "--port", String(port), ...spec.args];
       if (registryURL) args.push("--registry", registryURL);
-      const env = { ...options.env, ...(options.token ? { REGISTRY_TOKEN: options.token } : {}) };
       // Own process group: a terminal's Ctrl-C reaches only the launcher, which then stops the
       // services in reverse order (the registry last, so every service can deregister).
-      const child = spawn(process.execPath, args, {
+      // fd 3 of every service holds the registry's stdin pipe open (see above).
+      const registryPipe = running[0]?.child.stdin;
+      const child = spawn(process.execPath, [main, ...args], {
         env,
         detached: true,
-        stdio: ["ignore", "pipe", "pipe"],
+        stdio: ["pipe", "pipe", "pipe", ...(registryPipe ? [registryPipe] : [])],
       });
       const exited = once(child, "exit");
       running.push({ spec, child, exited });
-      const prefix = `${spec.name.padEnd(width)} | `;
       const listening = new Promise<string>((resolve) => {
         for (const stream of [child.stdout, child.stderr]) {
+          // Both are pipes (stdio above); the type cannot tell.
+          if (!stream) continue;
           createInterface({ input: stream }).on("line", (line) => {
-            out.write(prefix + line + "\n");
+            out.write(prefix(spec) + line + "\n");
             const match = / listening on (\S+)/.exec(line);
             if (match?.[1]) resolve(match[1]);
           });
@@ -104,30 +115,41 @@ export async function launch(options: LaunchOptions): Promise<void> {
         const listed = registered(registryURL, spec, url, options, deadline);
         await until(deadline, exited, spec, listed);
       }
+      // The same flags, on the port it had, so that it comes back under the same URL.
+      const again = [relative(process.cwd(), main), "--host", host, "--port", new URL(url).port];
+      again.push(...args.slice(4));
+      const token = options.token ? "REGISTRY_TOKEN=<the token> " : "";
+      void exited.then(([code, killedBy]) => {
+        if (signal.aborted) return;
+        out.write(`${prefix(spec)}${describeExit(code, killedBy)}; the others keep running. ` +
+          `Start it again with:\n${prefix(spec)}  ${token}node ${again.join(" ")}\n`);
+      });
     }
-    const rows = services.map((spec) => `  ${spec.name.padEnd(width)}  ${urls.get(spec.name)}`);
+    const rows = running.map(({ spec, child }) => {
+      const url = urls.get(spec.name) ?? "";
+      return `  ${spec.name.padEnd(width)}  ${url.padEnd(22)}  pid ${child.pid}`;
+    });
     out.write(`\n${rows.join("\n")}`);
     const portal = services.find((spec) => spec.serviceName === "TeacherPortal");
     if (portal) out.write(`\n\nTeacher portal: ${urls.get(portal.name)}/students\n`);
     out.write("Press Ctrl-C to stop everything.\n\n");
-    for (const { spec, exited } of running) {
-      void exited.then(([code]) => {
-        if (!signal.aborted) out.write(`${spec.name.padEnd(width)} | exited (${String(code)})\n`);
-      });
-    }
     if (!signal.aborted) await once(signal, "abort");
   } finally {
     // Reverse order: each service deregisters while the registry still runs.
     for (const { spec, child, exited } of running.reverse()) {
       if (child.exitCode !== null || child.signalCode !== null) continue;
-      out.write(`${spec.name.padEnd(width)} | stopping\n`);
+      out.write(`${prefix(spec)}stopping\n`);
       child.kill("SIGTERM");
       const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
       await exited;
       clearTimeout(timer);
     }
-    process.off("exit", orphanGuard);
   }
+}
+
+/** "exited with code 1" or "killed by SIGKILL". */
+function describeExit(code: unknown, signal: unknown): string {
+  return typeof signal === "string" ? `killed by ${signal}` : `exited with code ${String(code)}`;
 }
 
 /** Resolves with `what`, or rejects when the child exits or the deadline passes first. */
@@ -152,8 +174,8 @@ async function until<T>(
     return await Promise.race([
       what,
       aborted,
-      exited.then(([code]) => {
-        throw failed(`exited (${String(code)}) before it was up`);
+      exited.then(([code, signal]) => {
+        throw failed(`${describeExit(code, signal)} before it was up`);
       }),
     ]);
   } finally {

@@ -1,10 +1,12 @@
 import { parseArgs } from "node:util";
 import { describeError } from "./errors.ts";
 
-/** A service-specific flag: `--name VALUE`. */
+/** A service-specific flag: `--name VALUE`, e.g. `--data FILE`. */
 export interface ExtraFlag {
   kind: "string" | "integer";
   default: string | number;
+  /** What the value is, in `--help`: `FILE`, `MS`, `fixed|any`. Default `N` or `TEXT`. */
+  value?: string;
   /** One line for `--help`. */
   help: string;
   /** Smallest accepted value of an integer flag (default 0). */
@@ -18,8 +20,12 @@ export interface CommandSpec<E extends Record<string, ExtraFlag>> {
   command: string;
   description: string;
   defaultPort: number;
+  /** What `--port` is, in `--help`. Default "port to listen on". */
+  portHelp?: string;
   /** Whether `--registry` applies (not to the registry itself). Default true. */
   registryFlag?: boolean;
+  /** Whether Enter on a terminal stops it (see `stopSignal`). Default true. */
+  stopOnEnter?: boolean;
   extra: E;
 }
 
@@ -54,8 +60,8 @@ export function parseFlags<E extends Record<string, ExtraFlag>>(
   env: Env,
   spec: CommandSpec<E>,
 ): { help: string } | { flags: Flags<E> } {
-  const options: Record<string, { type: "string" | "boolean" }> = {
-    help: { type: "boolean" },
+  const options: Record<string, { type: "string" | "boolean"; short?: string }> = {
+    help: { type: "boolean", short: "h" },
     host: { type: "string" },
     port: { type: "string" },
     token: { type: "string" },
@@ -66,7 +72,8 @@ export function parseFlags<E extends Record<string, ExtraFlag>>(
   try {
     ({ values } = parseArgs({ args: [...args], options, strict: true, allowPositionals: false }));
   } catch (error) {
-    throw new UsageError(describeError(error), { cause: error });
+    // parseArgs's message says it all; its code (ERR_PARSE_ARGS_…) helps nobody at a prompt.
+    throw new UsageError((error as Error).message, { cause: error });
   }
   if (values["help"] === true) return { help: usage(spec) };
 
@@ -119,7 +126,10 @@ function checkURL(list: string): void {
 export function usage<E extends Record<string, ExtraFlag>>(spec: CommandSpec<E>): string {
   const rows: Array<[string, string]> = [
     ["--host HOST", "interface to bind and host to advertise (default localhost)"],
-    ["--port PORT", `port to listen on, 0 = any free port (default ${spec.defaultPort})`],
+    [
+      "--port PORT",
+      `${spec.portHelp ?? "port to listen on"}, 0 = any free port (default ${spec.defaultPort})`,
+    ],
   ];
   if (spec.registryFlag !== false) {
     const help = "registry base URL, or a cluster's replica URLs separated by commas " +
@@ -128,66 +138,99 @@ export function usage<E extends Record<string, ExtraFlag>>(spec: CommandSpec<E>)
   }
   rows.push(["--token TOKEN", "shared bearer token of the registry (env REGISTRY_TOKEN)"]);
   for (const [name, flag] of Object.entries(spec.extra)) {
-    const value = flag.kind === "integer" ? "N" : "VALUE";
+    const value = flag.value ?? (flag.kind === "integer" ? "N" : "TEXT");
     const env = flag.env ? `; env ${flag.env}` : "";
     const fallback = JSON.stringify(flag.default);
     rows.push([`--${name} ${value}`, `${flag.help} (default ${fallback}${env})`]);
   }
-  rows.push(["--help", "print this help"]);
+  rows.push(["-h, --help", "print this help"]);
   const width = Math.max(...rows.map(([flag]) => flag.length)) + 2;
   const lines = rows.map(([flag, help]) => `  ${flag.padEnd(width)}${help}`);
   return `usage: ${spec.command} [flags]\n\n${spec.description}\n\nflags:\n${lines.join("\n")}\n`;
 }
+
+/** An output stream of a command: written to, and told what to do when writing fails. */
+export interface Output {
+  write(text: string): unknown;
+  on(event: "error", listener: () => void): unknown;
+}
+
+/** The signals that stop a command gracefully. */
+export type StopSignal = "SIGINT" | "SIGTERM" | "SIGHUP";
 
 /** The parts of `process` a command touches; passed in so `lib/` never reaches for globals. */
 export interface Proc {
   argv: string[];
   env: Env;
   stdin: NodeJS.ReadStream;
-  stdout: { write(text: string): unknown };
-  stderr: { write(text: string): unknown };
+  stdout: Output;
+  stderr: Output;
   exitCode?: number | string | null | undefined;
-  once(event: "SIGINT" | "SIGTERM", listener: () => void): unknown;
+  once(event: StopSignal, listener: () => void): unknown;
 }
 
 /**
+ * The environment variable that makes a command stop when its stdin reaches end of file. The
+ * launcher sets it and keeps the other end of each service's stdin pipe: when the launcher
+ * dies, for whatever reason, SIGKILL included, the kernel closes that end and the service
+ * stops gracefully.
+ */
+export const stopOnStdinEOF = "STOP_ON_STDIN_EOF";
+
+/**
  * Runs a command's `main`: parses flags (`--help` → usage, exit 0; bad flags, or a
- * `UsageError` thrown by `main` → one line, exit 2), turns SIGINT/SIGTERM — and Enter, only
- * when stdin is a TTY — into an AbortSignal, and reports any other failure on one line with
- * exit code 1.
+ * `UsageError` thrown by `main` → one line, exit 2), turns the stop events of `stopSignal`
+ * into an AbortSignal, and reports any other failure on one line with exit code 1. Output
+ * that can no longer be written (the terminal or the launcher is gone) is dropped, so a
+ * service still stops gracefully.
  */
 export async function runCommand<E extends Record<string, ExtraFlag>>(
   proc: Proc,
   spec: CommandSpec<E>,
   main: (flags: Flags<E>, signal: AbortSignal) => Promise<void>,
 ): Promise<void> {
+  for (const stream of [proc.stdout, proc.stderr]) stream.on("error", () => undefined);
   try {
     const parsed = parseFlags(proc.argv.slice(2), proc.env, spec);
     if ("help" in parsed) {
       proc.stdout.write(parsed.help);
       return;
     }
-    await main(parsed.flags, stopSignal(proc));
+    await main(parsed.flags, stopSignal(proc, { enter: spec.stopOnEnter !== false }));
   } catch (error) {
     const bad = error instanceof UsageError;
-    proc.stderr.write(`${spec.command}: ${describeError(error)}${bad ? " (see --help)" : ""}\n`);
+    const text = bad ? error.message : describeError(error);
+    proc.stderr.write(`${spec.command}: ${text}${bad ? " (see --help)" : ""}\n`);
     proc.exitCode = bad ? 2 : 1;
+  } finally {
+    // `main` may end without a stop (it failed): a stdin still watched would keep us alive.
+    proc.stdin.pause();
   }
 }
 
 /**
- * An AbortSignal fired by SIGINT or SIGTERM, and by Enter only when stdin is a TTY: the Go
- * original stopped on stdin EOF, so it died at once when started in the background
+ * An AbortSignal fired by SIGINT, SIGTERM or SIGHUP (a closed terminal); by Enter only when
+ * stdin is a terminal and `enter` is not false; and by the end of stdin only when the
+ * environment sets `STOP_ON_STDIN_EOF=1` (see `stopOnStdinEOF`). The Go original stopped on
+ * any end of stdin, so it died at once when started in the background
  * (docs/protocol.md#commands).
  */
-export function stopSignal(proc: Proc): AbortSignal {
+export function stopSignal(proc: Proc, options: { enter?: boolean } = {}): AbortSignal {
   const controller = new AbortController();
   const stop = () => controller.abort();
-  proc.once("SIGINT", stop);
-  proc.once("SIGTERM", stop);
-  if (proc.stdin.isTTY) {
-    proc.stdin.once("data", stop);
-    controller.signal.addEventListener("abort", () => proc.stdin.pause(), { once: true });
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) proc.once(signal, stop);
+  const { stdin } = proc;
+  const onEnter = stdin.isTTY === true && options.enter !== false;
+  const onEOF = proc.env[stopOnStdinEOF] === "1" && stdin.isTTY !== true;
+  if (onEnter) stdin.once("data", stop);
+  if (onEOF) {
+    // Read (and drop) whatever arrives, so that the end is seen.
+    stdin.on("data", () => undefined);
+    stdin.once("end", stop);
+  }
+  if (onEnter || onEOF) {
+    // A stdin still being read would keep the process alive after its graceful stop.
+    controller.signal.addEventListener("abort", () => stdin.pause(), { once: true });
   }
   return controller.signal;
 }

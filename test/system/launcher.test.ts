@@ -1,27 +1,47 @@
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import { once } from "node:events";
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createServer, type AddressInfo } from "node:net";
 import { createInterface } from "node:readline";
 import { promisify } from "node:util";
 import { describe, it, type TestContext } from "node:test";
+import { systemServices } from "../../lib/launcher/services.ts";
 import { request } from "../../lib/std/request.ts";
 import { commandPath, runCommand } from "../support/process.ts";
 import { tempDir } from "../support/temp.ts";
+import { eventually } from "../support/wait.ts";
 
 const launcher = commandPath("launcher");
+// The system as the launcher defines it: these tests follow its list.
+const services = systemServices("");
+const names = services.map((spec) => spec.name);
+
+/** One row of the launcher's summary. */
+interface Row {
+  url: string;
+  pid: number;
+}
 
 /** Starts the launcher on free ports and waits for its "Teacher portal" line. */
 async function startLauncher(t: TestContext, dir: string) {
   const args = [launcher, "--ports", "any", "--dir", dir, "--host", "127.0.0.1"];
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
   const exited = once(child, "exit");
+  const lines: string[] = [];
+  const rows = new Map<string, Row>();
   t.after(() => {
     if (child.exitCode === null) child.kill("SIGKILL");
+    // Should a test fail halfway, no service outlives it either.
+    for (const { pid } of rows.values()) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // Already gone, as it should be.
+      }
+    }
   });
-  const lines: string[] = [];
   const portal = new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout }).on("line", (line) => {
       lines.push(line);
@@ -32,41 +52,60 @@ async function startLauncher(t: TestContext, dir: string) {
   });
   createInterface({ input: child.stderr }).on("line", (line) => lines.push(line));
   const portalURL = await portal;
-  // The summary lists every service's URL.
-  const urls = new Map<string, string>();
+  // The summary lists every service's URL and process ID.
   for (const line of lines) {
-    const match = /^ {2}(\w+) +(http:\/\/\S+)$/.exec(line);
-    if (match?.[1] && match[2]) urls.set(match[1], match[2]);
+    const match = /^ {2}(\w+) +(http:\/\/\S+) +pid (\d+)$/.exec(line);
+    if (match?.[1] && match[2]) rows.set(match[1], { url: match[2], pid: Number(match[3]) });
   }
-  return { child, exited, lines, portalURL, urls };
+  const url = (name: string) => rows.get(name)?.url ?? assert.fail(`no row for ${name}`);
+  return { child, exited, lines, portalURL, rows, url };
+}
+
+/** Resolves once nothing listens at any of `urls`. */
+async function nothingListens(urls: Iterable<string>): Promise<void> {
+  for (const url of urls) {
+    await eventually(async () => {
+      const refused = await request(url, { timeoutMs: 1_000 }).then(
+        () => undefined,
+        (error: { code?: string }) => (error.code === "ECONNREFUSED" ? true : undefined),
+      );
+      return refused;
+    }, 15_000, `nothing listening at ${url}`);
+  }
+}
+
+/** Asserts that the registry's saved state holds no registration. */
+async function allDeregistered(dir: string): Promise<void> {
+  const state = await readFile(join(dir, "registry.json"), "utf8");
+  assert.doesNotMatch(state, /ServiceURL/, "all deregistered before the registry stopped");
 }
 
 describe("launcher (make run)", () => {
   it("starts all, serves the portal, stops all on SIGTERM; each deregisters", async (t) => {
     const dir = await tempDir(t, "launcher");
-    const { child, exited, lines, portalURL, urls } = await startLauncher(t, dir);
+    const { child, exited, lines, portalURL, rows, url } = await startLauncher(t, dir);
 
     // Every service's output carries its name.
-    for (const name of ["registry", "log", "grading", "portal", "hello"]) {
+    for (const name of names) {
       const started = new RegExp(`^${name} +\\| .*listening on http://127\\.0\\.0\\.1:\\d+`);
       assert.ok(
         lines.some((line) => started.test(line)),
         `no prefixed startup line for ${name}:\n${lines.join("\n")}`,
       );
     }
-    assert.equal(urls.size, 5, `summary lists every service:\n${lines.join("\n")}`);
+    assert.deepEqual([...rows.keys()], names, `summary lists every service:\n${lines.join("\n")}`);
 
     const students = await request(`${portalURL}/students`);
     assert.equal(students.status, 200);
     assert.match(students.text(), /Simen, Averill/);
-    const hello = await request(`${urls.get("hello")}/hello?name=Ada`);
+    const hello = await request(`${url("hello")}/hello?name=Ada`);
     assert.equal(hello.status, 200);
     assert.match(hello.text(), /Ada/);
-    const registered = await request(`${urls.get("registry")}/services`);
+    const registered = await request(`${url("registry")}/services`);
     const list = (registered.json() as { Services: Array<{ ServiceName: string }> }).Services;
     assert.deepEqual(
       list.map((entry) => entry.ServiceName).sort(),
-      ["GradingService", "HelloService", "LogService", "TeacherPortal"],
+      services.flatMap((spec) => spec.serviceName ?? []).sort(),
     );
 
     // A second system on the same folder would share its files: it refuses to start.
@@ -80,17 +119,16 @@ describe("launcher (make run)", () => {
     child.kill("SIGTERM");
     const [code] = await exited;
     assert.equal(code, 0, lines.join("\n"));
-    // Reverse order: hello first, the registry last.
+    // Reverse order: the last one first, the registry last.
     const stopping = lines
       .filter((line) => / \| stopping$/.test(line))
       .map((line) => line.split(" ")[0]);
-    assert.deepEqual(stopping, ["hello", "portal", "grading", "log", "registry"]);
+    assert.deepEqual(stopping, [...names].reverse());
     // Nothing is left listening, and the registry's saved state holds no registration.
-    for (const url of urls.values()) {
+    for (const { url } of rows.values()) {
       await assert.rejects(request(url, { timeoutMs: 1_000 }), { code: "ECONNREFUSED" });
     }
-    const state = await readFile(join(dir, "registry.json"), "utf8");
-    assert.doesNotMatch(state, /ServiceURL/, "all deregistered before the registry stopped");
+    await allDeregistered(dir);
     const log = await readFile(join(dir, "distributed.log"), "utf8");
     assert.match(log, /\[HelloService\] - .*Ada/);
   });
@@ -108,25 +146,71 @@ describe("launcher (make run)", () => {
       );
     const busy = await run("--host", "127.0.0.1", "--port", port);
     assert.equal(busy.code, 1);
-    assert.match(busy.stderr, /^launcher: registryservice: exited \(1\) before it was up\n$/);
+    assert.match(
+      busy.stderr,
+      /^launcher: registryservice: exited with code 1 before it was up\n$/,
+    );
     const bad = await run("--ports", "some");
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--ports: want fixed or any, got "some"/);
+    const help = await runCommand("launcher", ["-h"]);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, new RegExp(`\\(${names.join(", ")}\\)`), "the help names the list");
   });
 
-  it("stops every service even when its terminal is gone (`make run | tee`)", async (t) => {
+  it("reports a killed service with its signal and the command that starts it again", async (t) => {
     const dir = await tempDir(t, "launcher");
-    const { child, exited, urls } = await startLauncher(t, dir);
-    // The reader goes away first: every later write of the launcher fails with EPIPE.
+    const { child, exited, lines, rows, url } = await startLauncher(t, dir);
+    const last = names.at(-1) ?? "";
+    const victim = rows.get(last) ?? assert.fail("no last service");
+    process.kill(victim.pid, "SIGKILL");
+    const prefix = new RegExp(`^${last} +\\| `);
+    const [, command = ""] = await eventually(() => {
+      const at = lines.findIndex((line) => prefix.test(line) && / killed by SIGKILL; /.test(line));
+      return at === -1 ? undefined : /\| +node (.+)$/.exec(lines[at + 1] ?? "") ?? undefined;
+    }, 10_000, "the launcher's report of the killed service");
+    // The command it printed brings the service back, under the same URL.
+    const again = spawn(process.execPath, command.split(" "), {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    t.after(() => again.kill("SIGKILL"));
+    const [line] = await once(createInterface({ input: again.stdout }), "line");
+    assert.match(String(line), new RegExp(` listening on ${url(last)}$`));
+    again.kill("SIGTERM");
+    await once(again, "exit");
+
+    child.kill("SIGTERM");
+    assert.equal((await exited)[0], 0, lines.join("\n"));
+  });
+
+  it("stops every service on SIGHUP even when its terminal is gone", async (t) => {
+    const dir = await tempDir(t, "launcher");
+    const { child, exited, rows } = await startLauncher(t, dir);
+    // The reader goes away first (`make run | tee`, a closed terminal): every later write of
+    // the launcher fails with EPIPE.
     child.stdout.destroy();
     child.stderr.destroy();
-    child.kill("SIGINT");
+    child.kill("SIGHUP");
     const [code] = await exited;
     assert.equal(code, 0);
-    for (const url of urls.values()) {
+    for (const { url } of rows.values()) {
       await assert.rejects(request(url, { timeoutMs: 1_000 }), { code: "ECONNREFUSED" });
     }
-    const state = await readFile(join(dir, "registry.json"), "utf8");
-    assert.doesNotMatch(state, /ServiceURL/, "all deregistered before the registry stopped");
+    await allDeregistered(dir);
+  });
+
+  it("leaves nothing behind when killed with SIGKILL: each service deregisters", async (t) => {
+    const dir = await tempDir(t, "launcher");
+    const { child, exited, rows } = await startLauncher(t, dir);
+    child.kill("SIGKILL");
+    await exited;
+    await nothingListens([...rows.values()].map((row) => row.url));
+    // The registry stops last, once every other service has gone; a clean stop removes its
+    // lock file (the killed launcher's own stays behind, stale).
+    await eventually(async () => {
+      const left = (await readdir(dir)).filter((name) => name.startsWith("registry.json.lock"));
+      return left.length === 0 || undefined;
+    }, 15_000, "the registry's clean stop");
+    await allDeregistered(dir);
   });
 });

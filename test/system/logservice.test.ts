@@ -26,8 +26,8 @@ describe("logservice command", () => {
     const { code, stdout } = await runCommand("logservice", ["--help"]);
     assert.equal(code, 0);
     assert.match(stdout, /usage: logservice/);
-    assert.match(stdout, /--file VALUE .*default "distributed\.log"/);
-    assert.match(stdout, /--prefix VALUE .*default "go "/);
+    assert.match(stdout, /--file FILE .*default "distributed\.log"/);
+    assert.match(stdout, /--prefix TEXT .*default "go "/);
   });
 
   const bad: Array<[string[], RegExp]> = [

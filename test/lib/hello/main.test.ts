@@ -13,7 +13,7 @@ import { startCommand } from "../../support/process.ts";
 import { eventually } from "../../support/wait.ts";
 
 describe("helloservice command", () => {
-  it("registers, greets, logs through the log service and deregisters on SIGTERM", async (t) => {
+  it("registers, greets, logs through the log service and deregisters on SIGHUP", async (t) => {
     const dir = await mkdtemp(join(tmpdir(), "hello-main-"));
     const quiet = () => undefined;
     const registry = await createRegistry({ log: quiet });
@@ -54,7 +54,8 @@ describe("helloservice command", () => {
     }, 5_000, "HelloService in the registry");
     assert.deepEqual(listed.map((s) => s.ServiceURL), [url]);
 
-    hello.child.kill("SIGTERM");
+    // SIGHUP (a closed terminal) stops it like SIGTERM and SIGINT.
+    hello.child.kill("SIGHUP");
     const { code } = await hello.exited;
     assert.equal(code, 0, hello.stderr());
     const after = await listServices(options);

@@ -9,6 +9,7 @@ import {
   type CommandSpec,
   type ExtraFlag,
   type Proc,
+  type StopSignal,
 } from "../../../lib/std/command.ts";
 
 const spec = {
@@ -16,7 +17,8 @@ const spec = {
   description: "A demo service.",
   defaultPort: 4_000,
   extra: {
-    file: { kind: "string", default: "x.log", help: "the file" },
+    file: { kind: "string", default: "x.log", value: "FILE", help: "the file" },
+    mode: { kind: "string", default: "a", help: "the mode" },
     failures: { kind: "integer", default: 3, min: 1, help: "failures", env: "DEMO_FAILURES" },
   },
 } satisfies CommandSpec<Record<string, ExtraFlag>>;
@@ -31,10 +33,10 @@ function fakeProc(argv: string[], options: { tty?: boolean; env?: Record<string,
     argv: ["node", "main.js", ...argv],
     env: options.env ?? {},
     stdin: stdin as unknown as NodeJS.ReadStream,
-    stdout: { write: (text: string) => out.push(text) },
-    stderr: { write: (text: string) => err.push(text) },
+    stdout: { write: (text: string) => out.push(text), on: () => undefined },
+    stderr: { write: (text: string) => err.push(text), on: () => undefined },
     exitCode: undefined as Proc["exitCode"],
-    once: (event: "SIGINT" | "SIGTERM", listener: () => void) => signals.once(event, listener),
+    once: (event: StopSignal, listener: () => void) => signals.once(event, listener),
   };
   return { proc, signals, stdin, out, err };
 }
@@ -50,6 +52,7 @@ describe("parseFlags", () => {
       registry: "http://r:1",
       token: "t",
       file: "y.log",
+      mode: "a",
       failures: 5,
     });
   });
@@ -62,13 +65,20 @@ describe("parseFlags", () => {
     assert.equal(parsed.flags.port, 4_000);
   });
 
-  it("answers --help with every flag and its default", () => {
-    const parsed = parseFlags(["--help"], {}, spec);
-    assert.ok("help" in parsed);
-    const mentions = ["usage: demo", "--port PORT", "--registry URL", "--file VALUE"];
-    for (const text of [...mentions, "--failures N", '"x.log"', "env DEMO_FAILURES"]) {
-      assert.ok(parsed.help.includes(text), `help mentions ${text}`);
+  it("answers --help and -h with every flag, its placeholder and its default", () => {
+    for (const flag of ["--help", "-h"]) {
+      const parsed = parseFlags([flag], {}, spec);
+      assert.ok("help" in parsed);
+      const mentions = ["usage: demo", "--port PORT", "--registry URL", "--file FILE"];
+      for (const text of [...mentions, "--mode TEXT", "--failures N", '"x.log"']) {
+        assert.ok(parsed.help.includes(text), `help mentions ${text}`);
+      }
+      assert.ok(parsed.help.includes("env DEMO_FAILURES"));
+      assert.match(parsed.help, /--port PORT +port to listen on, 0 = any free port/);
     }
+    const launcher = parseFlags(["-h"], {}, { ...spec, portHelp: "the registry's port" });
+    assert.ok("help" in launcher);
+    assert.match(launcher.help, /--port PORT +the registry's port, 0 = any free port/);
   });
 
   const bad: Array<[string[], RegExp]> = [
@@ -99,6 +109,13 @@ describe("parseFlags", () => {
 });
 
 describe("runCommand", () => {
+  it("says what is wrong with an unknown flag once, on one line", async () => {
+    const { proc, err } = fakeProc(["--nope"]);
+    await runCommand(proc, spec, async () => assert.fail("main must not run"));
+    assert.equal(proc.exitCode, 2);
+    assert.deepEqual(err, ["demo: Unknown option '--nope' (see --help)\n"]);
+  });
+
   it("prints one line and sets exit code 2 for a bad flag, without running main", async () => {
     const { proc, err } = fakeProc(["--port", "x"]);
     let ran = false;
@@ -139,6 +156,15 @@ describe("runCommand", () => {
 });
 
 describe("stopSignal", () => {
+  for (const name of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    it(`stops on ${name}`, () => {
+      const { proc, signals } = fakeProc([]);
+      const signal = stopSignal(proc);
+      signals.emit(name);
+      assert.equal(signal.aborted, true);
+    });
+  }
+
   it("stops on Enter only when stdin is a terminal", () => {
     const tty = fakeProc([], { tty: true });
     const interactive = stopSignal(tty.proc);
@@ -152,5 +178,23 @@ describe("stopSignal", () => {
     assert.equal(background.aborted, false, "EOF or input on a pipe does not stop a service");
     piped.signals.emit("SIGINT");
     assert.equal(background.aborted, true);
+  });
+
+  it("ignores Enter when told to (the launcher)", () => {
+    const { proc, stdin, signals } = fakeProc([], { tty: true });
+    const signal = stopSignal(proc, { enter: false });
+    stdin.emit("data", "\n");
+    assert.equal(signal.aborted, false);
+    signals.emit("SIGHUP");
+    assert.equal(signal.aborted, true);
+  });
+
+  it("stops at the end of stdin with STOP_ON_STDIN_EOF=1 (a launcher's child)", () => {
+    const { proc, stdin } = fakeProc([], { env: { STOP_ON_STDIN_EOF: "1" } });
+    const signal = stopSignal(proc);
+    stdin.emit("data", "anything");
+    assert.equal(signal.aborted, false, "input does not stop it");
+    stdin.emit("end");
+    assert.equal(signal.aborted, true);
   });
 });
