@@ -54,6 +54,7 @@ await runCommand(
       "callback-hosts": {
         kind: "string",
         default: "same",
+        value: "same|any",
         help: "hosts HeartbeatURL/ServiceUpdateURL may name: same (ServiceURL's host) or any",
       },
     },
