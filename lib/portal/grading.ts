@@ -7,12 +7,14 @@ import {
   type Student,
 } from "../grades/grades.ts";
 import { callProvider } from "../registry/call.ts";
+import type { Providers } from "../registry/providers.ts";
 import { HttpError, readText } from "../std/http.ts";
 import { RequestError, request, type HttpResponse } from "../std/request.ts";
 import type { Route } from "../std/router.ts";
 import type { ServiceContext } from "../service/start.ts";
 import { abandoned, queryOf, redirect, sendPage } from "./respond.ts";
-import { studentPage, studentsPage, type GradeForm } from "./students.ts";
+import type { GradeForm } from "./form.ts";
+import { studentPage, studentsPage } from "./students.ts";
 import { badStatus, errorText, parseAnswer, type Explain, type Upstream } from "./upstream.ts";
 
 /** What the student pages need besides the service context. */
@@ -23,29 +25,48 @@ export interface GradingRoutesOptions {
   maxFormBytes: number;
 }
 
+/** Reads students from a GradingService provider; failures are the pages that explain them. */
+export interface GradingReader {
+  /** Every student (`GET /students`). */
+  students(signal: AbortSignal): Promise<Student[]>;
+  /** One student (`GET /students/{id}`); an unknown one is a `404` page. */
+  student(id: number, signal: AbortSignal): Promise<Student>;
+}
+
+/** Makes the `GradingReader` of a portal with `providers`. */
+export function createGradingReader(
+  providers: Providers,
+  upstream: Upstream,
+  explain: Explain,
+): GradingReader {
+  const { timeoutMs } = upstream;
+  const get = (path: string, signal: AbortSignal): Promise<HttpResponse> =>
+    callProvider(providers, "GradingService", (url) =>
+      request(`${url}${path}`, { timeoutMs, signal }),
+    ).catch(explain("GradingService", signal));
+  return {
+    students: async (signal) => parseAnswer(await get("/students", signal), parseStudents),
+    student: async (id, signal) => {
+      const response = await get(`/students/${id}`, signal);
+      if (response.status === 404) throw new HttpError(404, `There is no student with ID ${id}.`);
+      return parseAnswer(response, parseStudent);
+    },
+  };
+}
+
 /**
  * The routes over the grading service: `/students`, `/students/{id}` and the add-grade form's
  * `POST /students/{id}/grades` (docs/protocol.md#teacher-portal).
  */
 export function createGradingRoutes(
   context: ServiceContext,
+  reader: GradingReader,
   options: GradingRoutesOptions,
 ): Route[] {
   const { providers, log } = context;
   const { explain, maxFormBytes } = options;
   const { timeoutMs } = options.upstream;
-
-  /** GETs `path` from a GradingService provider and returns the response. */
-  const fromGrading = (path: string, signal: AbortSignal): Promise<HttpResponse> =>
-    callProvider(providers, "GradingService", (url) =>
-      request(`${url}${path}`, { timeoutMs, signal }),
-    ).catch(explain("GradingService", signal));
-
-  const getStudent = async (id: number, signal: AbortSignal): Promise<Student> => {
-    const response = await fromGrading(`/students/${id}`, signal);
-    if (response.status === 404) throw new HttpError(404, `There is no student with ID ${id}.`);
-    return parseAnswer(response, parseStudent);
-  };
+  const getStudent = reader.student;
 
   const addGrade = async (req: IncomingMessage, res: ServerResponse, idText: string) => {
     const id = pageID(idText);
@@ -128,8 +149,7 @@ export function createGradingRoutes(
       path: "/students",
       methods: {
         GET: async (_req, res) => {
-          const response = await fromGrading("/students", abandoned(res));
-          sendPage(res, 200, studentsPage(parseAnswer(response, parseStudents)));
+          sendPage(res, 200, studentsPage(await reader.students(abandoned(res))));
         },
       },
     },
@@ -151,7 +171,7 @@ export function createGradingRoutes(
 }
 
 /** The `{id}` of a page URL; anything but digits names no student, so it is a `404` page. */
-function pageID(text: string): number {
+export function pageID(text: string): number {
   if (!/^[0-9]{1,15}$/.test(text)) {
     throw new HttpError(404, `There is no student ${JSON.stringify(text.slice(0, 40))}.`);
   }

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { STATUS_CODES } from "node:http";
 import { html, raw, type SafeHTML } from "./html.ts";
 
@@ -38,6 +39,28 @@ pre{background:#fff;padding:1rem;overflow:auto;white-space:pre-wrap}pre:empty{di
 .pager{margin:1rem 0}.pager a{margin:0 .6rem}
 `;
 
+// The one script of the portal: every element with `data-events` follows that URL's
+// server-sent events — "replace" swaps its content, "append" adds to it (keeping at most
+// `data-keep` children). The HTML in the events is rendered and escaped by the portal, as the
+// page is. Without script the pages are complete; they just do not change by themselves.
+const liveScript = `
+for (const region of document.querySelectorAll("[data-events]")) {
+  const source = new EventSource(region.dataset.events);
+  const keep = Number(region.dataset.keep || 0);
+  source.addEventListener("replace", (event) => { region.innerHTML = event.data; });
+  source.addEventListener("append", (event) => {
+    region.insertAdjacentHTML("beforeend", event.data);
+    while (keep > 0 && region.children.length > keep) region.firstElementChild.remove();
+  });
+  source.addEventListener("open", () => { region.dataset.live = "on"; });
+  source.addEventListener("error", () => { region.dataset.live = "off"; });
+}
+`;
+
+/** The Content-Security-Policy source that allows exactly the portal's own script. */
+export const liveScriptHash =
+  `'sha256-${createHash("sha256").update(liveScript).digest("base64")}'`;
+
 /** The shared page: doctype, head, the nav bar (Students · Services · Logs) and `body`. */
 export function layout(title: string, section: Section, body: SafeHTML): string {
   const link = (href: string, label: string, name: Section) =>
@@ -59,6 +82,7 @@ export function layout(title: string, section: Section, body: SafeHTML): string 
 <main>
 ${body}
 </main>
+<script>${raw(liveScript)}</script>
 </body>
 </html>
 `.value;
@@ -71,7 +95,12 @@ export function errorPage(status: number, message: string, section?: Section): s
     title,
     section,
     html`<h1>${status} ${title}</h1>
-<p class="error" role="alert">${message}</p>
+${alert(message)}
 <p><a href="/students">Back to the students</a></p>`,
   );
+}
+
+/** `message` as the page's alert: what went wrong, announced to assistive technology. */
+export function alert(message: string): SafeHTML {
+  return html`<p class="error" role="alert">${message}</p>`;
 }

@@ -2,13 +2,15 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "../std/log.ts";
 import { asHttpError } from "../std/http.ts";
 import { describeError } from "../std/errors.ts";
-import { errorPage } from "./layout.ts";
+import { errorPage, liveScriptHash } from "./layout.ts";
 
-const securityHeaders = {
-  // Defence in depth behind the escaping: no script runs, forms only post back here.
+/** Headers of every portal answer: defence in depth behind the escaping. */
+export const securityHeaders: Readonly<Record<string, string>> = {
+  // No script runs but the portal's own (by its hash); it may only open event streams back
+  // here; forms only post back here.
   "Content-Security-Policy":
-    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; " +
-    "frame-ancestors 'none'",
+    `default-src 'none'; style-src 'unsafe-inline'; script-src ${liveScriptHash}; ` +
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
   "X-Content-Type-Options": "nosniff",
   "Referrer-Policy": "no-referrer",
   "Cache-Control": "no-store",

@@ -4,9 +4,10 @@ import { HttpError, type Handler } from "../std/http.ts";
 import { openStream } from "../std/stream.ts";
 import { createRouter } from "../std/router.ts";
 import type { ServiceContext } from "../service/start.ts";
-import { createGradingRoutes } from "./grading.ts";
+import { createGradingReader, createGradingRoutes } from "./grading.ts";
 import { logsPage, readLogTail } from "./logs.ts";
-import { servicesPage } from "./services.ts";
+import { createLiveRoutes } from "./live.ts";
+import { pageNumber, servicesPage } from "./services.ts";
 import { crossSiteRefusal } from "./origin.ts";
 import { abandoned, answerError, noContent, queryOf, redirect, sendPage } from "./respond.ts";
 import { badStatus, explainer, registryUnavailable, type Upstream } from "./upstream.ts";
@@ -21,6 +22,10 @@ export interface PortalHandlerOptions {
   timeoutMs?: number;
   /** Largest accepted form body in bytes; larger is `413`. Default 16 KiB. */
   maxFormBytes?: number;
+  /** Between two reads of the grading service while a students page is open. Default 2 s. */
+  pollMs?: number;
+  /** How long one blocking query to the registry may wait. Default 30 s. */
+  waitSeconds?: number;
 }
 
 // The entries `/logs` asks for; what it keeps of them is bounded in bytes (see logs.ts).
@@ -42,14 +47,16 @@ export function createPortalHandler(
   options: PortalHandlerOptions,
 ): Handler {
   const { registryURL, token, timeoutMs = 3_000, maxFormBytes = 16 * 1024 } = options;
+  const { pollMs = 2_000, waitSeconds = 30 } = options;
   const { providers, log } = context;
   const upstream: Upstream = { registryURL, timeoutMs, ...(token === undefined ? {} : { token }) };
   const explain = explainer(upstream);
+  const grading = createGradingReader(providers, upstream, explain);
 
   const router = createRouter(
     [
       { path: "/", methods: { GET: (_req, res) => redirect(res, 302, "/students") } },
-      ...createGradingRoutes(context, { upstream, explain, maxFormBytes }),
+      ...createGradingRoutes(context, grading, { upstream, explain, maxFormBytes }),
       {
         path: "/services",
         methods: {
@@ -91,6 +98,7 @@ export function createPortalHandler(
           },
         },
       },
+      ...createLiveRoutes(context, grading, { upstream, pollMs, waitSeconds, maxListBytes }),
       // Browsers ask for it on every page; answering keeps 404s out of the log.
       { path: "/favicon.ico", methods: { GET: (_req, res) => noContent(res) } },
     ],
@@ -105,9 +113,4 @@ export function createPortalHandler(
     answerError(req, res, new HttpError(403, message), log);
     return undefined;
   };
-}
-
-/** A `?page=` number; anything but a positive integer is the first page. */
-function pageNumber(text: string | null): number {
-  return text !== null && /^[1-9][0-9]{0,6}$/.test(text) ? Number(text) : 1;
 }

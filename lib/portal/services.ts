@@ -21,7 +21,7 @@ export function servicesPage(view: ServicesView): string {
     "Services",
     "services",
     html`<h1>Services</h1>
-<div id="live">${servicesSection(view)}</div>`,
+<div id="live" data-events="/events/services${viewQuery(view)}">${servicesSection(view)}</div>`,
   );
 }
 
@@ -91,6 +91,19 @@ function byName(services: readonly ServiceStatus[]): SafeHTML {
   });
   const more = counts.size > 100 ? html`<li>… and ${counts.size - 100} more names</li>` : "";
   return html`<ul id="by-name">${items}${more}</ul>`;
+}
+
+/** A `?page=` number; anything but a positive integer is the first page. */
+export function pageNumber(text: string | null): number {
+  return text !== null && /^[1-9][0-9]{0,6}$/.test(text) ? Number(text) : 1;
+}
+
+/** `?name=…&page=…` of a view ("" for the first page of everything). */
+function viewQuery(view: Pick<ServicesView, "name" | "page">): string {
+  const query = new URLSearchParams(view.name === undefined ? {} : { name: view.name });
+  if (view.page > 1) query.set("page", String(view.page));
+  const text = query.toString();
+  return text === "" ? "" : `?${text}`;
 }
 
 function pager(page: number, pages: number, name: string | undefined): SafeHTML {

@@ -135,7 +135,7 @@ export async function startSystem(t: TestContext): Promise<System> {
     createGradesHandler(context, { store }),
   );
   const portal = await start("TeacherPortal", ["GradingService", "LogService"], (context) =>
-    createPortalHandler(context, { registryURL, timeoutMs: 2_000 }),
+    createPortalHandler(context, { registryURL, timeoutMs: 2_000, pollMs: 100, waitSeconds: 5 }),
   );
   await until(
     portal.handle.providers,
