@@ -1,4 +1,4 @@
-import { listServices, RegistryError } from "../registry/client.ts";
+import { listServices, RegistryError, registryURLs } from "../registry/client.ts";
 import { NoProviderError } from "../registry/providers.ts";
 import type { ServiceStatus } from "../registry/registration.ts";
 import { HttpError } from "../std/http.ts";
@@ -85,7 +85,11 @@ function page(message: string): HttpError {
 
 /** "the registry at … is not reachable: …" or "… answered 503: closing", without a period. */
 function registryProblem(upstream: Upstream, error: unknown): string {
-  const at = `the registry at ${upstream.registryURL}`;
+  const urls = registryURLs(upstream.registryURL);
+  const at =
+    urls.length > 1
+      ? `none of the registry's replicas (${urls.join(", ")}) answered; the last`
+      : `the registry at ${urls[0] ?? upstream.registryURL}`;
   const request = findCause(error, RequestError);
   if (request !== undefined) return `${at} ${failed(request, upstream.timeoutMs)}`;
   if (error instanceof RegistryError && error.status !== undefined && error.status !== 200) {

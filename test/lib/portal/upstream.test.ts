@@ -72,6 +72,17 @@ describe("portal 503 pages in plain language", () => {
     for (const line of portal.lines) assert.doesNotMatch(line, /\.: |\(ECONNREFUSED\): /, line);
   });
 
+  it("names every replica of a registry cluster when none answers", async (t) => {
+    const [a, b] = [await deadURL(), await deadURL()];
+    const portal = await startPortal(t, createProviders(), { registryURL: `${a},${b}` });
+    const services = await request(`${portal.url}/services`);
+    assert.equal(
+      alert(services.text()),
+      `None of the registry's replicas (${a}, ${b}) answered; the last is not reachable: ` +
+        "nothing is listening there (connection refused).",
+    );
+  });
+
   it("passes on what a registry that answers with an error says", async (t) => {
     const closing = await serve(t, (_req, res) => {
       res.writeHead(503, { "Content-Type": "application/json" }).end('{"error":"closing"}');
