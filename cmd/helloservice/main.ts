@@ -17,7 +17,7 @@ await runCommand(
       ...serviceOptions(flags),
       // Requiring LogService makes context.log the remote logger.
       requiredServices: ["LogService"],
-      handler: (context) => createHelloHandler(context),
+      handler: createHelloHandler,
       signal,
     });
     process.stdout.write(`HelloService listening on ${service.url}\n`);

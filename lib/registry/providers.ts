@@ -2,8 +2,10 @@ import { UnavailableError } from "../std/errors.ts";
 import type { Patch } from "./registration.ts";
 
 /**
- * Thrown when a service asks for a provider of `serviceName` and knows none. It is an
- * `UnavailableError`, so a handler that lets it escape answers `503` with its message.
+ * Thrown when a service asks for a provider of `serviceName` and knows none: the registry has
+ * told it of no passing instance, or (with the last connection error as `cause`) every one it
+ * knew refused the connection. It is an `UnavailableError`, so a handler that lets it escape
+ * answers `503` `{"error": "GradingService is unavailable: …"}`.
  */
 export class NoProviderError extends UnavailableError {
   override name = "NoProviderError";
@@ -11,8 +13,11 @@ export class NoProviderError extends UnavailableError {
   readonly serviceName: string;
 
   constructor(serviceName: string, options: { cause?: unknown } = {}) {
+    const why = options.cause === undefined
+      ? "no instance is registered and passing its health checks"
+      : "no registered instance accepted the connection";
     super(
-      `providers: no "${serviceName}" provider`,
+      `${serviceName} is unavailable: ${why}`,
       options.cause === undefined ? {} : { cause: options.cause },
     );
     this.serviceName = serviceName;

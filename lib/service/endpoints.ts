@@ -7,8 +7,8 @@ import { bearerCheck } from "../std/auth.ts";
 import { HttpError, pathOf, readJSON, type Handler } from "../std/http.ts";
 import { printable } from "../std/printable.ts";
 
-/** Options of `createRunnerHandler`. */
-export interface RunnerHandlerOptions {
+/** Options of `createServiceEndpoints`. */
+export interface ServiceEndpointsOptions {
   /** The table patches are applied to. */
   providers: Providers;
   /** Where applied and rejected patches are reported. */
@@ -24,7 +24,7 @@ export interface RunnerHandlerOptions {
 }
 
 /**
- * The endpoints every registered service has (docs/protocol.md#wire-protocol), in front of
+ * Builds the endpoints every registered service has (docs/protocol.md#wire-protocol), in front of
  * the app's own handler: `GET /heartbeat` → `200`; `POST /services` + Patch → `200` after
  * applying it with set semantics, `400` for a bad patch, `401` for a missing or wrong token
  * when one is required. Other methods on `/services` go to the app (the portal serves
@@ -32,7 +32,7 @@ export interface RunnerHandlerOptions {
  *
  * Errors are thrown, for `listen` to answer with `sendError`.
  */
-export function createRunnerHandler(options: RunnerHandlerOptions): Handler {
+export function createServiceEndpoints(options: ServiceEndpointsOptions): Handler {
   const { providers, log, token, onHeartbeat, onPatch, app } = options;
   const authorize = bearerCheck(token, "update");
 

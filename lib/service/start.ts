@@ -10,7 +10,7 @@ import { listen, type Listening } from "../std/listen.ts";
 import { addProcessMetrics, createMetrics, type Metrics } from "../std/metrics.ts";
 import type { CommonFlags } from "../std/command.ts";
 import { createRegistrar, type Registrar } from "./registrar.ts";
-import { createRunnerHandler } from "./endpoints.ts";
+import { createServiceEndpoints } from "./endpoints.ts";
 
 /** What a service's handler factory gets from the runner. */
 export interface ServiceContext {
@@ -128,27 +128,22 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
   const providers = createProviders();
   const metrics = createMetrics();
   addProcessMetrics(metrics);
-  let app: Handler | undefined;
-  let registrar: Registrar | undefined;
-
-  const runner = createRunnerHandler({
-    providers,
-    log: lifecycle,
-    ...(token === undefined ? {} : { token }),
-    onPatch: (patch) => registrar?.patched(patch),
-    onHeartbeat: () => registrar?.heartbeat(),
-    app: (req, res) => {
-      // listen resolves before any request is read, and `app` is set right after it.
-      if (!app) throw new HttpError(503, "service is starting");
-      return app(req, res);
-    },
-  });
+  // The URL is known only once we listen, and the app and the registrar need it: until both
+  // exist (a few lines below, before any request is read) requests are answered 503.
+  let handler: Handler = () => {
+    throw new HttpError(503, "service is starting");
+  };
 
   let log: Logger = lifecycle;
   let listening: Listening;
   try {
     // Unexpected handler errors belong with the app's own lines (the remote log, if any).
-    listening = await listen(runner, { host, port, metrics, log: (line) => log(line) });
+    listening = await listen((req, res) => handler(req, res), {
+      host,
+      port,
+      metrics,
+      log: (line) => log(line),
+    });
   } catch (error) {
     throw new Error(`service: ${name}: listen on ${host}:${port}: ${describeError(error)}`, {
       cause: error,
@@ -157,6 +152,7 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
   const { url } = listening;
 
   let remote: RemoteLogger | undefined;
+  let app: Handler;
   try {
     if (requiredServices.includes("LogService")) {
       remote = createRemoteLogger({
@@ -183,7 +179,7 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
   }
 
   const client = { registryURL, ...(token === undefined ? {} : { token }) };
-  const keeper: Registrar = createRegistrar({
+  const registrar: Registrar = createRegistrar({
     ...client,
     registration: {
       ServiceName: name,
@@ -199,11 +195,18 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
     retryMaxMs,
     ...(options.antiEntropyMs === undefined ? {} : { antiEntropyMs: options.antiEntropyMs }),
   });
-  registrar = keeper;
+  handler = createServiceEndpoints({
+    providers,
+    log: lifecycle,
+    ...(token === undefined ? {} : { token }),
+    onPatch: (patch) => registrar.patched(patch),
+    onHeartbeat: () => registrar.heartbeat(),
+    app,
+  });
 
   const shutdown = async (): Promise<void> => {
     // Deregister first, while still serving: dependents get Removed before we stop answering.
-    if (await keeper.stop()) {
+    if (await registrar.stop()) {
       try {
         await deregister(url, { ...client, timeoutMs: deregisterTimeoutMs });
         lifecycle(`deregistered from ${registryURL}`);
@@ -231,8 +234,8 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
     if (signal.aborted) run();
     else signal.addEventListener("abort", run, { once: true });
   });
-  if (!signal.aborted) keeper.start();
-  return { url, providers, log, metrics, registered: keeper.registered, done };
+  if (!signal.aborted) registrar.start();
+  return { url, providers, log, metrics, registered: registrar.registered, done };
 }
 
 /** The message of an error whose message already tells the whole story (registry errors). */

@@ -19,11 +19,11 @@ export interface Route {
   methods: Partial<Record<Method, RouteHandler>>;
 }
 
-/** Options of `createRouter`. */
+/** Options of `createRouter`; without either, errors go to the server (see `createRouter`). */
 export interface RouterOptions {
-  /** Where unexpected (500) errors are reported. */
+  /** Answer errors here with `sendError`, reporting each one to `log`. */
   log?: (message: string) => void;
-  /** Answers errors; defaults to the JSON `{"error": …}` of `sendError`. */
+  /** Answer errors here with this function (the portal's HTML pages). */
   onError?: (req: IncomingMessage, res: ServerResponse, error: unknown) => void;
 }
 
@@ -41,9 +41,12 @@ const noParams: Readonly<Record<string, string>> = Object.freeze({});
  * Builds a handler that dispatches on path and method, as Go's `ServeMux` does.
  *
  * An unknown path is answered `404`, a known path with another method `405` with `Allow`.
- * Whatever a route handler throws or rejects with is answered through `onError` (by default
- * `sendError`). The returned handler is synchronous when the route handler is: it returns
- * a promise only for a route handler that returned one (that promise never rejects).
+ * What a route handler throws or rejects with — and the 404 and 405 — is answered through
+ * `options.onError`, or `sendError` with `options.log`. With neither option the errors are
+ * thrown (or the promise rejects) to the server that runs the router: `listen`, and so every
+ * service started by `startService`, answers them with `sendError` and logs them, so an
+ * unexpected error never goes unreported. The returned handler is synchronous when the route
+ * handler is: it returns a promise only for a route handler that returned one.
  */
 export function createRouter(
   routes: readonly Route[],
@@ -67,8 +70,10 @@ export function createRouter(
     const earlier = compiled.slice(0, index).some((other) => match(other.segments, route.segments));
     if (!earlier) literal.set(`/${route.segments.join("/")}`, route);
   }
-  const onError =
-    options.onError ?? ((_req, res, error: unknown) => sendError(res, error, options.log));
+  const { log } = options;
+  type OnError = RouterOptions["onError"];
+  const onError: OnError = options.onError ??
+    (log ? (_req, res, error) => sendError(res, error, log) : undefined);
 
   const dispatch = (
     route: CompiledRoute,
@@ -86,9 +91,9 @@ export function createRouter(
       });
     }
     const result = handler(req, res, params);
-    // Only an asynchronous handler costs a promise hop here.
-    if (result) return result.then(undefined, (error: unknown) => onError(req, res, error));
-    return undefined;
+    // Only an asynchronous handler costs a promise hop, and only when errors are answered here.
+    if (!result || !onError) return result;
+    return result.then(undefined, (error: unknown) => onError(req, res, error));
   };
 
   return (req, res) => {
@@ -103,6 +108,7 @@ export function createRouter(
       }
       throw new HttpError(404, `no such path: ${path}`);
     } catch (error) {
+      if (!onError) throw error;
       onError(req, res, error);
       return undefined;
     }

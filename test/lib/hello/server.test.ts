@@ -7,7 +7,8 @@ import { handContext } from "../../support/context.ts";
 
 async function startHello(t: TestContext) {
   const { context, lines } = handContext(t);
-  const server = await listen(createHelloHandler(context), { host: "127.0.0.1" });
+  // Served as startService serves it: the server reports errors to the service's log.
+  const server = await listen(createHelloHandler(context), { host: "127.0.0.1", log: context.log });
   t.after(() => server.close(0));
   return { url: server.url, get: (path: string) => request(`${server.url}${path}`), lines };
 }

@@ -4,7 +4,9 @@ import type { AddressInfo } from "node:net";
 import { describe, it, type TestContext } from "node:test";
 import { callProvider } from "../../../lib/registry/call.ts";
 import { createProviders, NoProviderError } from "../../../lib/registry/providers.ts";
+import { listen } from "../../../lib/std/listen.ts";
 import { request, RequestError } from "../../../lib/std/request.ts";
+import { createRouter } from "../../../lib/std/router.ts";
 import { deadURL } from "../../support/temp.ts";
 
 async function startServer(t: TestContext, status = 200): Promise<string> {
@@ -108,5 +110,29 @@ describe("callProvider", () => {
     );
     assert.deepEqual(providers.list("S"), [dead]);
     assert.equal(calls, 1);
+  });
+});
+
+describe("NoProviderError escaping a handler", () => {
+  it("answers 503 saying which service is missing and why", async (t) => {
+    const providers = createProviders();
+    const router = createRouter([{
+      path: "/report",
+      methods: { GET: () => callProvider(providers, "GradingService", fetchText).then(() => {}) },
+    }]);
+    const server = await listen(router, { host: "127.0.0.1" });
+    t.after(() => server.close(0));
+
+    const none = await request(`${server.url}/report`);
+    assert.equal(none.status, 503);
+    const why = "no instance is registered and passing its health checks";
+    assert.deepEqual(none.json(), { error: `GradingService is unavailable: ${why}` });
+
+    providers.apply({ Added: [{ Name: "GradingService", URL: await deadURL() }], Removed: [] });
+    const refused = await request(`${server.url}/report`);
+    assert.equal(refused.status, 503);
+    assert.deepEqual(refused.json(), {
+      error: "GradingService is unavailable: no registered instance accepted the connection",
+    });
   });
 });

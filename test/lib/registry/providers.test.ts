@@ -77,7 +77,8 @@ describe("providers", () => {
       (error: unknown) =>
         error instanceof NoProviderError &&
         error.serviceName === "LogService" &&
-        error.message === 'providers: no "LogService" provider',
+        error.message ===
+          "LogService is unavailable: no instance is registered and passing its health checks",
     );
   });
 

@@ -29,8 +29,15 @@ const routes: Route[] = [
   },
 ];
 
-async function serve(t: TestContext, options: RouterOptions = {}): Promise<string> {
-  const listening = await listen(createRouter(routes, options), { host: "127.0.0.1" });
+async function serve(
+  t: TestContext,
+  options: RouterOptions = {},
+  serverLog?: (line: string) => void,
+): Promise<string> {
+  const listening = await listen(createRouter(routes, options), {
+    host: "127.0.0.1",
+    ...(serverLog ? { log: serverLog } : {}),
+  });
   t.after(() => listening.close(0));
   return listening.url;
 }
@@ -87,6 +94,24 @@ describe("createRouter", () => {
     assert.deepEqual(logged, [
       "PUT /students/1/grades: 409 conflict here",
       "internal error: secret internals",
+    ]);
+  });
+
+  it("leaves errors to the server without options: it answers and logs them", async (t) => {
+    // What a service's handler gets when it builds its router with no options at all.
+    const logged: string[] = [];
+    const url = await serve(t, {}, (line) => logged.push(line));
+    const broken = await request(`${url}/students/1/grades`, { method: "DELETE" });
+    assert.equal(broken.status, 500);
+    assert.deepEqual(broken.json(), { error: "internal server error" });
+    const thrown = await request(`${url}/students/1/grades`, { method: "PUT", body: "" });
+    assert.equal(thrown.status, 409);
+    const missing = await request(`${url}/nope`);
+    assert.equal(missing.status, 404);
+    assert.deepEqual(logged, [
+      "internal error: secret internals",
+      "PUT /students/1/grades: 409 conflict here",
+      "GET /nope: 404 no such path: /nope",
     ]);
   });
 
