@@ -1,306 +1,196 @@
 import { setMaxListeners } from "node:events";
 import type { Logger } from "../std/log.ts";
-import { describeError } from "../std/errors.ts";
-import { request, RequestError } from "../std/request.ts";
-import { createTimerQueue } from "./schedule.ts";
-import type { Entry } from "./table.ts";
-import { createWatchedAgents, originOf } from "./watch.ts";
+import { createCrashProbe, originOf } from "./crash-probe.ts";
+import {
+  decide,
+  passingState,
+  type HealthPolicy,
+  type HealthState,
+  type Outcome,
+} from "./health-policy.ts";
+import { checkHeartbeat } from "./heartbeat.ts";
+import type { Status } from "./registration.ts";
+import { createRunQueue } from "./run-queue.ts";
+import { createTimerHeap } from "./timer-heap.ts";
 
 /** Options of `createHealthChecker`; the times are those of docs/protocol.md#registry. */
-export interface HealthOptions {
-  intervalMs: number;
+export interface HealthOptions extends HealthPolicy {
   timeoutMs: number;
-  /** Consecutive failures that make an entry critical. */
-  failures: number;
-  retryDelayMs: number;
-  deregisterAfterMs: number;
   /** Checks in flight at most. */
   concurrency: number;
-  now: () => Date;
   log: Logger;
-  /** Called after an entry turned `passing` or `critical`. */
-  onStatus: (entry: Entry) => void;
-  /** Called when an entry stayed critical for `deregisterAfterMs`; the owner removes it. */
-  onExpire: (entry: Entry) => void;
+  /** Wall-clock time, for the time of each check. */
+  now: () => Date;
+  /** Monotonic milliseconds that checks are scheduled on. Default `performance.now`. */
+  clock?: () => number;
+  /** Called after each check of the entry `key` (and when a check of another entry on the same
+   * host:port was refused), with its status. */
+  onCheck: (key: string, status: Status, checkedAt: Date) => void;
+  /** Called when the entry `key` stayed critical for deregister-after; it is no longer checked. */
+  onExpire: (key: string) => void;
 }
 
 /** The heartbeat checker of a registry. */
 export interface HealthChecker {
-  /** Starts (or restarts, after a re-registration) checking `entry`, with a check at once. */
-  add(entry: Entry): void;
-  /** Stops checking `entry`; a check in flight is ignored when it ends. */
-  remove(entry: Entry): void;
+  /**
+   * Starts (or restarts, after a re-registration) checking the entry `key` at `heartbeatURL`
+   * (`""`: not checked), with a check at once; `label` names it in log lines.
+   */
+  add(key: string, heartbeatURL: string, label: string, state?: HealthState): void;
+  /** Stops checking `key`; a check in flight is ignored when it ends. */
+  remove(key: string): void;
   /** Checks in flight. */
   readonly inFlight: number;
+  /** Checks started so far. */
+  readonly checks: number;
+  /** Times an entry was put into the run queue so far (never twice while it waits). */
+  readonly queued: number;
   /** Stops every timer, aborts the checks in flight and closes the pooled connections. */
   close(): void;
 }
 
 interface Check {
-  entry: Entry;
+  key: string;
+  label: string;
   url: string;
   origin: string;
-  /** Bumped by `add`, so the result of a check started before a re-registration is ignored. */
-  generation: number;
-  running: boolean;
-  queued: boolean;
-  /** Check again as soon as the running check ends. */
-  again: boolean;
-  /** `performance.now()` when the current or next check is due. */
+  state: HealthState;
+  /** Clock time the current or next check is due. */
   due: number;
-  /** The pending retry is the quick one after a reset connection. */
-  quick: boolean;
   removed: boolean;
 }
 
-interface Origin {
-  checks: Set<Check>;
-  lastProbe: number;
-  timer: NodeJS.Timeout | undefined;
-}
-
-// Close-triggered probes of one host:port at most this often, so a server that closes every
-// idle connection at once cannot make us check in a loop.
-const probeGapMs = 200;
-const maxHeartbeatBytes = 64 * 1024;
-const quickRetryMs = 20;
-
 /**
- * Creates a heartbeat checker (docs/protocol.md#registry): every entry with a HeartbeatURL is
- * checked every `intervalMs` by one timer queue, at most `concurrency` at once, each bounded by
- * `timeoutMs`; any 2xx passes. A failure is retried after `retryDelayMs`; `failures` in a row make
- * the entry critical, while it is still checked; a refused connection is definitive (nothing
- * listens there, as Consul's TCP check treats it) and makes it critical at once.
+ * Creates a heartbeat checker (docs/protocol.md#registry, README "Heartbeats"): every entry is
+ * checked every interval; `failures` failed checks in a row make it critical, a refused
+ * connection at once; critical for deregister-after, it is dropped. What each outcome means
+ * is `decide` in `health-policy.ts`; this file runs the checks and acts on the decisions.
  *
- * Crash detection: checks use keep-alive agents whose idle connections are watched
- * (`watch.ts`). The moment one closes from the service's side we check that host:port again;
- * for a killed process the connection is refused, which turns it critical within
- * milliseconds instead of an interval.
+ * For scale, checks come due on one timer heap (`timer-heap.ts`) and run from one queue with at
+ * most `concurrency` in flight (`run-queue.ts`), each bounded by `timeoutMs`. For fast crash
+ * detection, the connections are watched (`crash-probe.ts`): when an idle one closes we check
+ * that host:port at once. A refused check there speaks for every passing entry on that
+ * host:port: they all turn critical together, without a check each.
  */
 export function createHealthChecker(options: HealthOptions): HealthChecker {
-  const { intervalMs, timeoutMs, failures, retryDelayMs, deregisterAfterMs, log } = options;
-  const checks = new Map<Entry, Check>();
-  const origins = new Map<string, Origin>();
-  const urgent: Check[] = [];
-  let ready: Check[] = [];
-  let readyHead = 0;
-  let inFlight = 0;
-  let closed = false;
+  const { timeoutMs, log, clock = () => performance.now() } = options;
+  const checks = new Map<string, Check>();
+  // host:port → the passing entries there, the ones a refusal or a closed connection concerns.
+  const passingAt = new Map<string, Set<Check>>();
   const controller = new AbortController();
   // Every request in flight listens on it; thousands at once are expected, not a leak.
   setMaxListeners(0, controller.signal);
-  const timers = createTimerQueue<Check>((check) => enqueue(check, false));
-  const schedule = (check: Check, delayMs: number, from = performance.now()) => {
-    check.due = from + delayMs;
-    timers.set(check, check.due - performance.now());
-  };
+  const queue = createRunQueue<Check>(options.concurrency, run);
+  const timers = createTimerHeap<Check>((check) => queue.push(check, false), clock);
+  const probe = createCrashProbe({
+    maxSockets: options.concurrency,
+    onClose: (origin) => {
+      const first = passingAt.get(origin)?.values().next().value;
+      if (first) checkNow(first);
+    },
+  });
+  let closed = false;
 
-  const agents = createWatchedAgents(options.concurrency, onConnectionClosed);
-
-  function onConnectionClosed(key: string): void {
-    const origin = origins.get(key);
-    if (closed || !origin || origin.timer) return;
-    const wait = origin.lastProbe + probeGapMs - performance.now();
-    if (wait <= 0) return probe(origin);
-    origin.timer = setTimeout(() => {
-      origin.timer = undefined;
-      probe(origin);
-    }, wait);
-    origin.timer.unref();
-  }
-
-  function probe(origin: Origin): void {
-    origin.lastProbe = performance.now();
-    // One check is enough: if it is refused, `apply` checks the other entries there too.
-    for (const check of origin.checks) {
-      if (check.running) return;
-      if (!check.removed) return enqueue(check, true);
-    }
-  }
-
-  function enqueue(check: Check, now: boolean): void {
-    if (closed || check.removed) return;
-    if (check.running) {
-      check.again ||= now;
-      return;
-    }
+  function checkNow(check: Check): void {
     timers.delete(check);
-    if (now) check.due = performance.now();
-    if (check.queued) {
-      if (now) urgent.push(check);
-    } else {
-      check.queued = true;
-      (now ? urgent : ready).push(check);
-    }
-    pump();
+    queue.push(check, true);
   }
 
-  function next(): Check | undefined {
-    const first = urgent.shift();
-    if (first) return first;
-    const check = ready[readyHead];
-    if (check === undefined) return undefined;
-    readyHead += 1;
-    if (readyHead > 1_024 && readyHead * 2 > ready.length) {
-      ready = ready.slice(readyHead);
-      readyHead = 0;
-    }
-    return check;
-  }
-
-  function pump(): void {
-    while (!closed && inFlight < options.concurrency) {
-      const check = next();
-      if (!check) return;
-      if (!check.queued || check.removed || check.running) continue;
-      check.queued = false;
-      void run(check);
-    }
+  function checkLater(check: Check, delayMs: number): void {
+    check.due = clock() + delayMs;
+    queue.delete(check);
+    timers.set(check, delayMs);
   }
 
   async function run(check: Check): Promise<void> {
-    inFlight += 1;
-    check.running = true;
-    const { generation, url } = check;
-    let passed = false;
-    let refused = false;
-    let reset = false;
-    let detail: string;
-    try {
-      const response = await request(url, {
-        timeoutMs,
-        signal: controller.signal,
-        maxResponseBytes: maxHeartbeatBytes,
-        agent: agents.agentFor(url),
-      });
-      passed = response.status >= 200 && response.status < 300;
-      detail = `status ${response.status}`;
-    } catch (error) {
-      refused = error instanceof RequestError && error.code === "ECONNREFUSED";
-      reset = error instanceof RequestError && (error.code === "ECONNRESET" ||
-        error.code === "EPIPE");
-      detail = describeError(error);
-    } finally {
-      inFlight -= 1;
-      check.running = false;
+    timers.delete(check);
+    if (check.removed) return;
+    check.due = Math.min(check.due, clock());
+    const { outcome, detail } = await checkHeartbeat(check.url, {
+      timeoutMs,
+      signal: controller.signal,
+      agent: probe.agentFor(check.url),
+    });
+    if (closed || check.removed) return;
+    settle(check, outcome, detail);
+    if (outcome !== "refused") return;
+    // Nothing listens on that host:port: every passing entry there is down too.
+    for (const other of [...(passingAt.get(check.origin) ?? [])]) {
+      settle(other, "refused", `${detail} (checking ${check.label})`);
     }
-    if (closed) return;
-    if (!check.removed && generation === check.generation) {
-      apply(check, passed, refused, reset, detail);
-    }
-    if (check.again && !check.removed) {
-      check.again = false;
-      enqueue(check, true);
-    }
-    pump();
   }
 
-  function apply(
-    check: Check,
-    passed: boolean,
-    refused: boolean,
-    reset: boolean,
-    detail: string,
-  ): void {
-    const { entry } = check;
-    const quick = check.quick;
-    check.quick = false;
-    const name = `${entry.reg.ServiceName} at ${entry.reg.ServiceURL}`;
-    entry.lastCheck = options.now();
-    entry.row = undefined;
-    if (passed) {
-      entry.failures = 0;
-      if (entry.status === "critical") {
-        entry.status = "passing";
-        entry.criticalSince = 0;
-        log(`health: ${name} is passing again`);
-        options.onStatus(entry);
-      }
-      // Every interval from when the check was due, not from when it ended, so slow answers
-      // or a busy queue do not stretch the period.
-      return schedule(check, intervalMs, check.due);
+  function settle(check: Check, outcome: Outcome, detail: string): void {
+    const previous = check.state;
+    const { state, event, delayMs } = decide(options, previous, outcome, clock(), check.due);
+    check.state = state;
+    const { label } = check;
+    if (event === "failed") {
+      log(`health: ${label}: check ${state.failures} of ${options.failures} failed: ${detail}`);
+    } else if (event === "critical") {
+      log(`health: ${label} is critical: ${detail}`);
+    } else if (event === "recovered") {
+      log(`health: ${label} is passing again`);
+    } else if (event === "expired") {
+      log(`health: ${label} was critical for ${options.deregisterAfterMs} ms: deregistering`);
+      drop(check);
+      return options.onExpire(check.key);
     }
-    entry.failures = refused ? Math.max(entry.failures + 1, failures) : entry.failures + 1;
-    if (entry.failures < failures) {
-      log(`health: ${name}: check ${entry.failures} of ${failures} failed: ${detail}`);
-      // A killed process's connections can be reset a moment before its listening socket is
-      // gone: look again at once (then refused is definitive), but only once in a row.
-      check.quick = reset && !quick;
-      return schedule(check, check.quick ? quickRetryMs : retryDelayMs);
-    }
-    const t = performance.now();
-    if (entry.status === "passing") {
-      entry.status = "critical";
-      entry.criticalSince = t;
-      log(`health: ${name} is critical: ${detail}`);
-      options.onStatus(entry);
-    }
-    if (refused) {
-      // Nothing listens on that host:port: every other entry there is down too.
-      for (const other of origins.get(check.origin)?.checks ?? []) {
-        if (other !== check && other.entry.status === "passing") enqueue(other, true);
-      }
-    }
-    const left = entry.criticalSince + deregisterAfterMs - t;
-    if (left <= 0) {
-      log(`health: ${name} was critical for ${deregisterAfterMs} ms: deregistering`);
-      return options.onExpire(entry);
-    }
-    schedule(check, Math.min(intervalMs, left));
+    if (state.status !== previous.status) setPassing(check, state.status === "passing");
+    options.onCheck(check.key, state.status, options.now());
+    checkLater(check, delayMs);
   }
 
-  function unlink(check: Check): void {
-    const origin = origins.get(check.origin);
-    if (!origin) return;
-    origin.checks.delete(check);
-    if (origin.checks.size > 0) return;
-    if (origin.timer) clearTimeout(origin.timer);
-    origins.delete(check.origin);
+  function setPassing(check: Check, passing: boolean): void {
+    let set = passingAt.get(check.origin);
+    if (passing) {
+      if (!set) passingAt.set(check.origin, (set = new Set()));
+      set.add(check);
+    } else if (set?.delete(check) && set.size === 0) {
+      passingAt.delete(check.origin);
+    }
+  }
+
+  function drop(check: Check): void {
+    check.removed = true;
+    if (checks.get(check.key) === check) checks.delete(check.key);
+    timers.delete(check);
+    queue.delete(check);
+    setPassing(check, false);
   }
 
   return {
-    add(entry) {
-      if (closed) return;
-      const url = entry.reg.HeartbeatURL;
-      let check = checks.get(entry);
-      if (check && check.url !== url) unlink(check);
-      if (url === "") {
-        if (check) this.remove(entry);
-        return;
-      }
-      if (!check) {
-        check = { entry, url, origin: "", generation: 0, running: false, queued: false,
-          again: false, removed: false, due: 0, quick: false };
-        checks.set(entry, check);
-      }
-      check.generation += 1;
-      check.url = url;
-      check.origin = originOf(url);
-      let origin = origins.get(check.origin);
-      if (!origin) origins.set(check.origin, (origin = { checks: new Set(), lastProbe: 0,
-        timer: undefined }));
-      origin.checks.add(check);
-      enqueue(check, true);
+    add(key, heartbeatURL, label, state = passingState()) {
+      const existing = checks.get(key);
+      if (existing) drop(existing);
+      if (closed || heartbeatURL === "") return;
+      const check: Check = { key, label, url: heartbeatURL, origin: originOf(heartbeatURL),
+        state, due: clock(), removed: false };
+      checks.set(key, check);
+      if (state.status === "passing") setPassing(check, true);
+      checkNow(check);
     },
-    remove(entry) {
-      const check = checks.get(entry);
-      if (!check) return;
-      checks.delete(entry);
-      check.removed = true;
-      timers.delete(check);
-      unlink(check);
+    remove(key) {
+      const check = checks.get(key);
+      if (check) drop(check);
     },
     get inFlight() {
-      return inFlight;
+      return queue.running;
+    },
+    get checks() {
+      return queue.started;
+    },
+    get queued() {
+      return queue.queued;
     },
     close() {
       closed = true;
       controller.abort();
+      queue.close();
       timers.close();
-      for (const origin of origins.values()) if (origin.timer) clearTimeout(origin.timer);
-      origins.clear();
+      passingAt.clear();
       checks.clear();
-      agents.destroy();
+      probe.destroy();
     },
   };
 }

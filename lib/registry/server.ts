@@ -12,6 +12,7 @@ import { bearerCheck } from "../std/auth.ts";
 import { printable } from "../std/printable.ts";
 import { createRouter } from "../std/router.ts";
 import { createHealthChecker } from "./health.ts";
+import { criticalState } from "./health-policy.ts";
 import { createNotifier } from "./notify.ts";
 import {
   checkSameHost,
@@ -90,21 +91,32 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
     log,
     now,
   });
-  const health = createHealthChecker({
+  const policy = {
     intervalMs: options.heartbeatIntervalMs ?? 3_000,
-    timeoutMs: options.heartbeatTimeoutMs ?? 1_000,
     failures: Math.max(1, options.failures ?? 3),
     retryDelayMs: options.retryDelayMs ?? 1_000,
     deregisterAfterMs: options.deregisterAfterMs ?? 60_000,
+  };
+  const health = createHealthChecker({
+    ...policy,
+    timeoutMs: options.heartbeatTimeoutMs ?? 1_000,
     concurrency: options.checkConcurrency ?? 256,
     now,
     log,
-    onStatus: (entry) => {
-      announce(entry.reg, entry.status === "passing");
+    onCheck: (key, status, checkedAt) => {
+      const entry = table.get(key);
+      if (!entry) return;
+      const changed = entry.status !== status;
+      entry.status = status;
+      entry.lastCheck = checkedAt;
+      entry.row = undefined;
+      if (!changed) return;
+      announce(entry.reg, status === "passing");
       saveLater({ put: statusOf(entry) });
     },
-    onExpire: (entry) => {
-      saveLater(remove(entry));
+    onExpire: (key) => {
+      const entry = table.get(key);
+      if (entry) saveLater(remove(entry));
     },
   });
   let closed = false;
@@ -121,7 +133,7 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
   /** Removes `entry`; returns the change to record. */
   function remove(entry: Entry): Change {
     table.delete(entry.reg.ServiceURL);
-    health.remove(entry);
+    health.remove(entry.reg.ServiceURL);
     // Sent even when already critical (and announced): a lost Removed gets another chance.
     announce(entry.reg, false);
     return { remove: entry.reg.ServiceURL };
@@ -153,11 +165,9 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
     }
     // A (re-)registration is alive by its own word: passing at once, checked at once.
     entry.status = "passing";
-    entry.failures = 0;
-    entry.criticalSince = 0;
     entry.row = undefined;
     if (!wasVisible || previous?.ServiceName !== reg.ServiceName) announce(reg, true);
-    health.add(entry);
+    health.add(reg.ServiceURL, reg.HeartbeatURL, label(reg));
     const initial: Patch = { Added: [], Removed: [] };
     for (const name of reg.RequiredServices) initial.Added.push(...table.providers(name));
     // Started in this tick, so a change announced after this one cannot be overtaken by it.
@@ -167,6 +177,7 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
     return { initial, change: { put: statusOf(entry) }, delivered };
   }
 
+  const label = (reg: Registration) => `${reg.ServiceName} at ${reg.ServiceURL}`;
   const authorize = bearerCheck(options.token, "registry");
 
 
@@ -230,11 +241,9 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
     const { entry } = table.put(saved);
     entry.status = saved.Status;
     entry.lastCheck = saved.LastCheck === null ? null : new Date(saved.LastCheck);
-    if (saved.Status === "critical") {
-      entry.failures = Math.max(1, options.failures ?? 3);
-      entry.criticalSince = performance.now();
-    }
-    health.add(entry);
+    const critical = saved.Status === "critical";
+    const state = critical ? criticalState(policy, performance.now()) : undefined;
+    health.add(saved.ServiceURL, saved.HeartbeatURL, label(saved), state);
   }
   if (table.size > 0) log(`registry: loaded ${table.size} registrations; checking them now`);
 

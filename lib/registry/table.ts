@@ -8,10 +8,6 @@ export interface Entry {
   reg: Registration;
   status: Status;
   lastCheck: Date | null;
-  /** Consecutive failed checks. */
-  failures: number;
-  /** `performance.now()` when the entry turned critical; 0 while passing. */
-  criticalSince: number;
   /** Cached JSON of its `GET /services` row; `undefined` when stale. */
   row: string | undefined;
 }
@@ -81,8 +77,6 @@ export function createTable(): Table {
         reg,
         status: "passing",
         lastCheck: null,
-        failures: 0,
-        criticalSince: 0,
         row: undefined,
       };
       byURL.set(reg.ServiceURL, entry);

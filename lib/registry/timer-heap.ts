@@ -1,5 +1,5 @@
 /** A set of keys, each due at some time, served by one timer instead of one timer per key. */
-export interface TimerQueue<K> {
+export interface TimerHeap<K> {
   /** (Re)schedules `key` to be due in `delayMs`; an earlier schedule of it is replaced. */
   set(key: K, delayMs: number): void;
   /** Forgets `key`; it will not come due. */
@@ -17,17 +17,19 @@ interface Item<K> {
 }
 
 /**
- * Creates a timer queue: a binary min-heap of due times with one `setTimeout` armed for the
- * earliest. `onDue(key)` is called once per schedule when it comes due, in due order.
+ * Creates a timer heap: a binary min-heap of due times with one `setTimeout` armed for the
+ * earliest, so thousands of periodic checks cost one timer. `onDue(key)` is called once per
+ * schedule when it comes due, in due order. `now` is the clock the delays are measured on
+ * (monotonic milliseconds; tests pass a mocked one).
  *
  * Rescheduling leaves the old heap item behind and marks it stale (lazy deletion), so `set`
  * and `delete` are O(log n); the heap is rebuilt when stale items outnumber live ones. The
- * timer is unref'd: a queue alone never keeps the process alive.
+ * timer is unref'd: a heap alone never keeps the process alive.
  */
-export function createTimerQueue<K>(
+export function createTimerHeap<K>(
   onDue: (key: K) => void,
   now: () => number = () => performance.now(),
-): TimerQueue<K> {
+): TimerHeap<K> {
   const live = new Map<K, number>(); // key → seq of its live schedule
   let heap: Item<K>[] = [];
   let seq = 0;
