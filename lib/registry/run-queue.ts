@@ -1,3 +1,5 @@
+import { createLimiter } from "../std/limiter.ts";
+
 /** Keys waiting for their turn to run, with at most `concurrency` runs at once. */
 export interface RunQueue<K> {
   /**
@@ -36,7 +38,8 @@ interface Lane<K> {
  * Creates a run queue: two first-in-first-out lanes, urgent before ready, each a linked list,
  * so pushing, promoting, deleting and taking the next key are all O(1) however many keys
  * wait; `run(key)` is called for the next key while fewer than `concurrency` runs are in
- * progress. `run` must not reject.
+ * progress (a `std/limiter.ts` slot each). `run` must not reject. Throws `RangeError` when
+ * `concurrency` is not a positive integer.
  */
 export function createRunQueue<K>(
   concurrency: number,
@@ -45,6 +48,7 @@ export function createRunQueue<K>(
   const urgentLane: Lane<K> = { head: undefined, tail: undefined };
   const readyLane: Lane<K> = { head: undefined, tail: undefined };
   const waiting = new Map<K, Node<K>>();
+  const slots = createLimiter(concurrency);
   const running = new Set<K>();
   const again = new Set<K>();
   let queued = 0;
@@ -68,9 +72,9 @@ export function createRunQueue<K>(
   };
 
   const pump = () => {
-    while (!closed && running.size < concurrency) {
+    while (!closed) {
       const node = urgentLane.head ?? readyLane.head;
-      if (!node) return;
+      if (!node || !slots.tryAcquire()) return;
       unlink(node);
       waiting.delete(node.key);
       start(node.key);
@@ -80,6 +84,7 @@ export function createRunQueue<K>(
     running.add(key);
     started += 1;
     void run(key).then(() => {
+      slots.release();
       running.delete(key);
       if (again.delete(key)) queue.push(key, true);
       pump();
