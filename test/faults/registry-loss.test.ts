@@ -17,8 +17,9 @@ import {
 } from "./procs.ts";
 
 // docs/protocol.md#the-service-runner: a service registers again after 3 × the registry's interval
-// without a heartbeat (the runner learns the interval from the heartbeats it receives).
-const intervalMs = 300;
+// without a heartbeat (the runner learns the interval from the heartbeats it receives). Long
+// enough that restarting the registry on a busy machine stays well inside three of them.
+const intervalMs = 1_000;
 
 /** Lines in which the registry says it (re-)registered someone. */
 function registrations(stderr: string): string[] {
