@@ -1,13 +1,7 @@
 import { ValidationError } from "../std/errors.ts";
 import { splitJournal, type JournalContents } from "../std/journal.ts";
 import { parseServiceList, type ServiceStatus } from "./registration.ts";
-
-/**
- * One change of the registry state, as one journal line: a registration with its health put
- * under its ServiceURL, or the registration of a ServiceURL removed. Both overwrite by URL, so
- * replaying a change the snapshot already holds changes nothing.
- */
-export type Change = { put: ServiceStatus } | { remove: string };
+import type { Change } from "./table.ts";
 
 /** Encodes `change` as one journal line, newline included. */
 export function encodeChange(change: Change): string {

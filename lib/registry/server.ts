@@ -21,9 +21,9 @@ import {
   type Patch,
   type Registration,
 } from "./registration.ts";
-import type { Change } from "./journal.ts";
-import { createStateStore } from "./store.ts";
-import { createTable, serviceListJSON, statusOf, type Entry } from "./table.ts";
+import { createFileStore } from "./file-store.ts";
+import type { RegistryStore } from "./persistence.ts";
+import { createTable, rowOf, type Change } from "./table.ts";
 
 /** Options of `createRegistry`; defaults are those of docs/protocol.md#commands. */
 export interface RegistryOptions {
@@ -85,9 +85,9 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
     token: options.token,
     log,
   });
-  const store = createStateStore({
+  const store: RegistryStore = createFileStore({
     path: options.statePath ?? "",
-    snapshot: () => `${serviceListJSON(table.entries())}\n`,
+    snapshot: () => `${table.json()}\n`,
     log,
     now,
   });
@@ -104,39 +104,29 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
     now,
     log,
     onCheck: (key, status, checkedAt) => {
-      const entry = table.get(key);
-      if (!entry) return;
-      const changed = entry.status !== status;
-      entry.status = status;
-      entry.lastCheck = checkedAt;
-      entry.row = undefined;
-      if (!changed) return;
-      announce(entry.reg, status === "passing");
-      saveLater({ put: statusOf(entry) });
+      const row = table.get(key);
+      if (!row) return;
+      const change = { put: { ...row, Status: status, LastCheck: checkedAt.toISOString() } };
+      // Only a new status is worth a journal line; the time of the check waits for a snapshot.
+      if (status === row.Status) apply(change);
+      else saveLater(apply(change));
     },
     onExpire: (key) => {
-      const entry = table.get(key);
-      if (entry) saveLater(remove(entry));
+      if (table.get(key)) saveLater(apply({ remove: key }));
     },
   });
   let closed = false;
 
-  /** Tells every dependent of `reg.ServiceName` that this instance came or went. */
-  function announce(reg: Registration, added: boolean): void {
-    const entry = { Name: reg.ServiceName, URL: reg.ServiceURL };
-    const patch: Patch = added ? { Added: [entry], Removed: [] } : { Added: [], Removed: [entry] };
-    for (const dependent of table.dependents(reg.ServiceName)) {
-      notifier.send(dependent.reg.ServiceUpdateURL, patch);
+  /**
+   * Makes `change` to the table and tells the dependents what it means for them; returns it,
+   * to be recorded. Every change of an entry goes through here.
+   */
+  function apply(change: Change): Change {
+    for (const { patch, to } of table.apply(change)) {
+      for (const url of to) notifier.send(url, patch);
     }
-  }
-
-  /** Removes `entry`; returns the change to record. */
-  function remove(entry: Entry): Change {
-    table.delete(entry.reg.ServiceURL);
-    health.remove(entry.reg.ServiceURL);
-    // Sent even when already critical (and announced): a lost Removed gets another chance.
-    announce(entry.reg, false);
-    return { remove: entry.reg.ServiceURL };
+    if ("remove" in change) health.remove(change.remove);
+    return change;
   }
 
   function saveLater(change: Change): void {
@@ -152,21 +142,9 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
     change: Change;
     delivered: Promise<boolean>;
   } {
-    const existing = table.get(reg.ServiceURL);
-    const wasVisible = existing?.status === "passing";
-    const { entry, previous } = table.put(reg);
-    if (previous && wasVisible && previous.ServiceName !== reg.ServiceName) {
-      for (const dependent of table.dependents(previous.ServiceName)) {
-        notifier.send(dependent.reg.ServiceUpdateURL, {
-          Added: [],
-          Removed: [{ Name: previous.ServiceName, URL: previous.ServiceURL }],
-        });
-      }
-    }
+    const previous = table.get(reg.ServiceURL);
     // A (re-)registration is alive by its own word: passing at once, checked at once.
-    entry.status = "passing";
-    entry.row = undefined;
-    if (!wasVisible || previous?.ServiceName !== reg.ServiceName) announce(reg, true);
+    const change = apply({ put: rowOf(reg, "passing", previous?.LastCheck ?? null) });
     health.add(reg.ServiceURL, reg.HeartbeatURL, label(reg));
     const initial: Patch = { Added: [], Removed: [] };
     for (const name of reg.RequiredServices) initial.Added.push(...table.providers(name));
@@ -174,7 +152,7 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
     const delivered = notifier.deliver(reg.ServiceUpdateURL, initial, notifyTimeoutMs);
     log(`registry: ${previous ? "re-registered" : "registered"} ${reg.ServiceName} at ` +
       reg.ServiceURL);
-    return { initial, change: { put: statusOf(entry) }, delivered };
+    return { initial, change, delivered };
   }
 
   const label = (reg: Registration) => `${reg.ServiceName} at ${reg.ServiceURL}`;
@@ -200,7 +178,7 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
         methods: {
           GET: (req, res) => {
             const name = new URL(req.url ?? "/", "http://registry").searchParams.get("name");
-            const body = serviceListJSON(table.entries(name ?? undefined));
+            const body = table.json(name ?? undefined);
             res.writeHead(200, {
               "Content-Type": "application/json; charset=utf-8",
               "Content-Length": Buffer.byteLength(body),
@@ -223,10 +201,10 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
             authorize(req);
             const url = parseServiceURL(await readText(req, { limit: maxBodyBytes }));
             if (closed) throw new HttpError(503, "registry: shutting down");
-            const entry = table.get(url);
-            if (!entry) throw new HttpError(404, `registry: no service registered at ${url}`);
-            const change = remove(entry);
-            log(`registry: deregistered ${entry.reg.ServiceName} at ${url}`);
+            const row = table.get(url);
+            if (!row) throw new HttpError(404, `registry: no service registered at ${url}`);
+            const change = apply({ remove: url });
+            log(`registry: deregistered ${row.ServiceName} at ${url}`);
             await durable(change);
             res.writeHead(200, { "Content-Length": 0 });
             res.end();
@@ -238,9 +216,8 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
   );
 
   for (const saved of await store.load()) {
-    const { entry } = table.put(saved);
-    entry.status = saved.Status;
-    entry.lastCheck = saved.LastCheck === null ? null : new Date(saved.LastCheck);
+    // Dependents heard of these before the restart: nothing to announce.
+    table.apply({ put: saved });
     const critical = saved.Status === "critical";
     const state = critical ? criticalState(policy, performance.now()) : undefined;
     health.add(saved.ServiceURL, saved.HeartbeatURL, label(saved), state);

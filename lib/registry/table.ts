@@ -1,40 +1,89 @@
-import type { PatchEntry, Registration, ServiceStatus, Status } from "./registration.ts";
+import type { Patch, PatchEntry, Registration, ServiceStatus, Status } from "./registration.ts";
 
 /**
- * One registration and its health. The object keeps its identity across re-registrations
- * of the same ServiceURL; whoever changes a field other than `row` clears `row`.
+ * One change of a registry entry: its row put under its ServiceURL (a registration, or a
+ * check's result), or the entry of a ServiceURL removed. Also the journal's line: both
+ * overwrite by URL, so applying a change twice changes nothing.
  */
-export interface Entry {
-  reg: Registration;
-  status: Status;
-  lastCheck: Date | null;
-  /** Cached JSON of its `GET /services` row; `undefined` when stale. */
-  row: string | undefined;
+export type Change = { put: ServiceStatus } | { remove: string };
+
+/** A patch for the dependents of one service name. */
+export interface Announcement {
+  /** The ServiceName whose dependents must hear it. */
+  name: string;
+  patch: Patch;
 }
 
-/** The registrations, indexed by ServiceURL, by ServiceName and by required name. */
+/** A patch and the ServiceUpdateURLs it must go to. */
+export interface Delivery {
+  patch: Patch;
+  to: string[];
+}
+
+/** The registry's entries, indexed by ServiceURL, by ServiceName and by required name. */
 export interface Table {
   readonly size: number;
-  get(serviceURL: string): Entry | undefined;
+  /** The row of `serviceURL`, or `undefined` when none is registered there. */
+  get(serviceURL: string): ServiceStatus | undefined;
   /**
-   * Inserts `reg`, or replaces the registration with the same ServiceURL in place (same
-   * Entry object). Returns the entry and the registration it replaced, if any.
+   * Applies `change`: the one way an entry changes — registration, deregistration, a check's
+   * result, expiry, a change replayed from storage or learnt from another replica. Keeps the
+   * indexes and the cached JSON right, and returns what the change means for dependents
+   * (`announcements`), addressed to the dependents registered now.
    */
-  put(reg: Registration): { entry: Entry; previous: Registration | undefined };
-  /** Removes the registration of `serviceURL`; returns it, or `undefined` when unknown. */
-  delete(serviceURL: string): Entry | undefined;
+  apply(change: Change): Delivery[];
   /** The passing instances of `name`, as patch entries. */
   providers(name: string): PatchEntry[];
-  /** Registrations that require `name` and have a ServiceUpdateURL. */
-  dependents(name: string): Iterable<Entry>;
-  /** Every registration, or those named `name`. */
-  entries(name?: string): Iterable<Entry>;
+  /** Every row, or those named `name`. */
+  rows(name?: string): Iterable<ServiceStatus>;
+  /** Those rows as one `{"Services":[…]}` JSON document, each row's JSON made once. */
+  json(name?: string): string;
 }
 
-/** Creates an empty registration table. */
+interface Entry {
+  row: ServiceStatus;
+  /** Cached JSON of `row`; `undefined` until asked for after a change. */
+  json: string | undefined;
+}
+
+/** The row of a registration with this health. */
+export function rowOf(reg: Registration, status: Status, lastCheck: string | null): ServiceStatus {
+  return { ...reg, Status: status, LastCheck: lastCheck };
+}
+
+/**
+ * What dependents must be told when an entry's row goes from `previous` to `next`
+ * (`undefined`: none). Only passing entries are visible to discovery: an entry that becomes
+ * visible is `Added`, one that stops being visible `Removed` — and so is one that goes away,
+ * even if it was critical already, so that a lost `Removed` gets another chance. A name change
+ * is a `Removed` under the old name and an `Added` under the new one. Anything else (a new
+ * LastCheck, a re-registration that changes nothing visible) is silent.
+ */
+export function announcements(
+  previous: ServiceStatus | undefined,
+  next: ServiceStatus | undefined,
+): Announcement[] {
+  const was = previous?.Status === "passing";
+  const is = next?.Status === "passing";
+  const renamed = previous !== undefined && next !== undefined &&
+    previous.ServiceName !== next.ServiceName;
+  const found: Announcement[] = [];
+  if (previous && (next === undefined || (was && (!is || renamed)))) {
+    const entry = { Name: previous.ServiceName, URL: previous.ServiceURL };
+    found.push({ name: previous.ServiceName, patch: { Added: [], Removed: [entry] } });
+  }
+  if (next && is && (!was || renamed)) {
+    const entry = { Name: next.ServiceName, URL: next.ServiceURL };
+    found.push({ name: next.ServiceName, patch: { Added: [entry], Removed: [] } });
+  }
+  return found;
+}
+
+/** Creates an empty table. */
 export function createTable(): Table {
   const byURL = new Map<string, Entry>();
   const byName = new Map<string, Set<Entry>>();
+  // Only entries that can be told anything: those with a ServiceUpdateURL.
   const byRequired = new Map<string, Set<Entry>>();
 
   const index = (map: Map<string, Set<Entry>>, key: string, entry: Entry) => {
@@ -49,79 +98,79 @@ export function createTable(): Table {
     if (set.size === 0) map.delete(key);
   };
   const link = (entry: Entry) => {
-    index(byName, entry.reg.ServiceName, entry);
-    if (entry.reg.ServiceUpdateURL === "") return;
-    for (const name of entry.reg.RequiredServices) index(byRequired, name, entry);
+    index(byName, entry.row.ServiceName, entry);
+    if (entry.row.ServiceUpdateURL === "") return;
+    for (const name of entry.row.RequiredServices) index(byRequired, name, entry);
   };
   const unlink = (entry: Entry) => {
-    unindex(byName, entry.reg.ServiceName, entry);
-    for (const name of entry.reg.RequiredServices) unindex(byRequired, name, entry);
+    unindex(byName, entry.row.ServiceName, entry);
+    for (const name of entry.row.RequiredServices) unindex(byRequired, name, entry);
   };
+  // Most changes are a check's result: the indexed fields stay, the indexes need not move.
+  const sameIndex = (a: ServiceStatus, b: ServiceStatus) =>
+    a.ServiceName === b.ServiceName && a.ServiceUpdateURL === b.ServiceUpdateURL &&
+    a.RequiredServices.length === b.RequiredServices.length &&
+    a.RequiredServices.every((name, i) => b.RequiredServices[i] === name);
+
+  const update = (change: Change): ServiceStatus | undefined => {
+    if ("remove" in change) {
+      const entry = byURL.get(change.remove);
+      if (!entry) return undefined;
+      byURL.delete(change.remove);
+      unlink(entry);
+      return entry.row;
+    }
+    const next = change.put;
+    const entry = byURL.get(next.ServiceURL);
+    if (!entry) {
+      const added = { row: next, json: undefined };
+      byURL.set(next.ServiceURL, added);
+      link(added);
+      return undefined;
+    }
+    const previous = entry.row;
+    const moved = !sameIndex(previous, next);
+    if (moved) unlink(entry);
+    entry.row = next;
+    entry.json = undefined;
+    if (moved) link(entry);
+    return previous;
+  };
+
+  function* select(name: string | undefined): Iterable<Entry> {
+    yield* name === undefined ? byURL.values() : (byName.get(name) ?? []);
+  }
 
   return {
     get size() {
       return byURL.size;
     },
-    get: (serviceURL) => byURL.get(serviceURL),
-    put(reg) {
-      const existing = byURL.get(reg.ServiceURL);
-      if (existing) {
-        const previous = existing.reg;
-        unlink(existing);
-        existing.reg = reg;
-        existing.row = undefined;
-        link(existing);
-        return { entry: existing, previous };
-      }
-      const entry: Entry = {
-        reg,
-        status: "passing",
-        lastCheck: null,
-        row: undefined,
-      };
-      byURL.set(reg.ServiceURL, entry);
-      link(entry);
-      return { entry, previous: undefined };
-    },
-    delete(serviceURL) {
-      const entry = byURL.get(serviceURL);
-      if (!entry) return undefined;
-      byURL.delete(serviceURL);
-      unlink(entry);
-      return entry;
+    get: (serviceURL) => byURL.get(serviceURL)?.row,
+    apply(change) {
+      const previous = update(change);
+      const next = "put" in change ? change.put : undefined;
+      return announcements(previous, next).map(({ name, patch }) => ({
+        patch,
+        to: [...(byRequired.get(name) ?? [])].map((entry) => entry.row.ServiceUpdateURL),
+      }));
     },
     providers(name) {
       const found: PatchEntry[] = [];
-      for (const entry of byName.get(name) ?? []) {
-        if (entry.status === "passing") found.push({ Name: name, URL: entry.reg.ServiceURL });
+      for (const { row } of byName.get(name) ?? []) {
+        if (row.Status === "passing") found.push({ Name: name, URL: row.ServiceURL });
       }
       return found;
     },
-    dependents: (name) => byRequired.get(name) ?? [],
-    entries: (name) => (name === undefined ? byURL.values() : (byName.get(name) ?? [])),
+    *rows(name) {
+      for (const entry of select(name)) yield entry.row;
+    },
+    json(name) {
+      const rows: string[] = [];
+      for (const entry of select(name)) {
+        entry.json ??= JSON.stringify(entry.row);
+        rows.push(entry.json);
+      }
+      return `{"Services":[${rows.join(",")}]}`;
+    },
   };
-}
-
-/** The `GET /services` row of an entry (also the persisted form). */
-export function statusOf(entry: Entry): ServiceStatus {
-  const { reg } = entry;
-  return {
-    ServiceName: reg.ServiceName,
-    ServiceURL: reg.ServiceURL,
-    RequiredServices: reg.RequiredServices,
-    ServiceUpdateURL: reg.ServiceUpdateURL,
-    HeartbeatURL: reg.HeartbeatURL,
-    Status: entry.status,
-    LastCheck: entry.lastCheck?.toISOString() ?? null,
-  };
-}
-
-/** The rows of `entries` as one `{"Services":[…]}` JSON document, reusing cached rows. */
-export function serviceListJSON(entries: Iterable<Entry>): string {
-  const rows: string[] = [];
-  for (const entry of entries) {
-    entry.row ??= JSON.stringify(statusOf(entry));
-    rows.push(entry.row);
-  }
-  return `{"Services":[${rows.join(",")}]}`;
 }

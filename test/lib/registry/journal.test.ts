@@ -2,10 +2,11 @@ import assert from "node:assert/strict";
 import { copyFile, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
-import { encodeChange, type Change } from "../../../lib/registry/journal.ts";
+import { encodeChange } from "../../../lib/registry/journal.ts";
+import type { Change } from "../../../lib/registry/table.ts";
 import { createJournal } from "../../../lib/std/journal.ts";
 import type { ServiceStatus, Status } from "../../../lib/registry/registration.ts";
-import { createStateStore } from "../../../lib/registry/store.ts";
+import { createFileStore } from "../../../lib/registry/file-store.ts";
 import { tempDir } from "../../support/temp.ts";
 
 function row(name: string, status: Status = "passing"): ServiceStatus {
@@ -27,7 +28,7 @@ const byURL = (rows: Iterable<ServiceStatus>) =>
 function openStore(path: string, compactBytes?: number) {
   const model = new Map<string, ServiceStatus>();
   const lines: string[] = [];
-  const store = createStateStore({
+  const store = createFileStore({
     path,
     snapshot: () => `${JSON.stringify({ Services: [...model.values()] })}\n`,
     log: (line) => lines.push(line),

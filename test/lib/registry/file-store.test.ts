@@ -3,7 +3,7 @@ import { readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { parseServiceList } from "../../../lib/registry/registration.ts";
-import { createStateStore } from "../../../lib/registry/store.ts";
+import { createFileStore } from "../../../lib/registry/file-store.ts";
 import { tempDir } from "../../support/temp.ts";
 import { has, list, post, remove, startFake, startRegistry } from "./helpers.ts";
 
@@ -93,7 +93,7 @@ describe("registry state file", () => {
   it("coalesces changes recorded during a write into one write", async (t) => {
     const path = join(await tempDir(t, "registry-store"), "state.json");
     let snapshots = 0;
-    const store = createStateStore({
+    const store = createFileStore({
       path,
       snapshot: () => `{"Services":[],"n":${++snapshots}}`,
       log: () => {},

@@ -2,17 +2,14 @@ import { rename, rm } from "node:fs/promises";
 import type { Logger } from "../std/log.ts";
 import { writeAtomically } from "../std/atomic.ts";
 import { describeError } from "../std/errors.ts";
-import {
-  applyChange,
-  encodeChange,
-  parseJournal,
-  type Change,
-} from "./journal.ts";
+import { applyChange, encodeChange, parseJournal } from "./journal.ts";
 import { createJournal, readIfExists } from "../std/journal.ts";
+import type { RegistryStore } from "./persistence.ts";
 import { parseServiceList, type ServiceStatus } from "./registration.ts";
+import type { Change } from "./table.ts";
 
-/** Options of `createStateStore`. */
-export interface StateStoreOptions {
+/** Options of `createFileStore`. */
+export interface FileStoreOptions {
   /** The snapshot file (its journal is `<path>.journal`); `""` keeps the state in memory. */
   path: string;
   /** Produces the whole state as a `{"Services":[…]}` document; called at each compaction. */
@@ -23,8 +20,8 @@ export interface StateStoreOptions {
   compactBytes?: number;
 }
 
-/** The registry's durable state: a snapshot file plus a journal of the changes since. */
-export interface StateStore {
+/** The registry's durable state in files: a snapshot plus a journal of the changes since. */
+export interface FileStore extends RegistryStore {
   /**
    * Reads the snapshot and replays the journal; call once, before `record`. A missing file is
    * empty. A corrupt snapshot is reported through `log` and renamed aside to
@@ -59,14 +56,14 @@ interface Pending {
 }
 
 /**
- * Creates a state store made of a write-ahead journal and a snapshot. Each change costs one
+ * Creates a file store: a write-ahead journal and a snapshot. Each change costs one
  * appended line (changes arriving together share one fdatasync), so saving is linear in the
  * changes, not in the state size times the changes. When the journal outgrows the snapshot,
  * the whole state is written atomically (temporary file, fsync, rename, directory fsync) and
  * only then the journal emptied: a crash at any point leaves a snapshot plus a journal whose
  * replay yields every acknowledged change.
  */
-export function createStateStore(options: StateStoreOptions): StateStore {
+export function createFileStore(options: FileStoreOptions): FileStore {
   const { path, snapshot, log, now = () => new Date(), compactBytes = 64 * 1_024 } = options;
   const journalPath = `${path}.journal`;
   const journal = createJournal(journalPath);
