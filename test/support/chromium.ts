@@ -63,7 +63,8 @@ async function launch(
 
 /** The DOM Chromium builds for `url`, serialized (`--dump-dom`). */
 export async function dumpDOM(t: TestContext, url: string): Promise<string> {
-  const { child, exited } = await launch(t, ["--dump-dom", url], ["ignore", "pipe", "pipe"], 30_000);
+  const stdio: StdioOptions = ["ignore", "pipe", "pipe"];
+  const { child, exited } = await launch(t, ["--dump-dom", url], stdio, 30_000);
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   child.stdout?.on("data", (chunk: Buffer) => out.push(chunk));

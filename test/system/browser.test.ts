@@ -2,11 +2,10 @@
 // the DevTools protocol over --remote-debugging-pipe. No npm packages.
 import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { dumpDOM, openTab } from "../support/chromium.ts";
+import { serve } from "../support/serve.ts";
 import { countColour, decodePNG, inkRatio } from "../support/png.ts";
 import { startSystem } from "../lib/portal/system.ts";
 
@@ -150,19 +149,14 @@ describe("teacher portal in headless Chromium", () => {
     const system = await startSystem(t);
     const target = `${system.portal.handle.url}/students/1/grades`;
     // Another site: a different host name (localhost, not 127.0.0.1) and port.
-    const evil = createServer((_req, res) => {
+    const evil = await serve(t, (_req, res) => {
       res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
       res.end(`<!doctype html><form method="post" action="${target}">
 <input name="Title" value="Forged"><input name="Type" value="Test">
 <input name="Score" value="100"></form>`);
     });
-    await new Promise<void>((resolve) => evil.listen(0, "127.0.0.1", resolve));
-    t.after(() => {
-      evil.closeAllConnections();
-      evil.close();
-    });
     const tab = await openTab(t);
-    await tab.goto(`http://localhost:${(evil.address() as AddressInfo).port}/`);
+    await tab.goto(evil.replace("127.0.0.1", "localhost"));
     await tab.load(() => tab.evaluate("document.querySelector('form').requestSubmit()"));
     assert.equal(await tab.evaluate("document.querySelector('h1').textContent"), "403 Forbidden");
     const message = await tab.evaluate("document.querySelector('[role=alert]').textContent");

@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { describe, it, type TestContext } from "node:test";
 import { openEventStream } from "../../../lib/portal/events.ts";
 import { createFeed } from "../../../lib/portal/feed.ts";
 import { openStream } from "../../../lib/std/stream.ts";
+import { serve } from "../../support/serve.ts";
 import { createWaiters } from "../../support/wait.ts";
 
 describe("createFeed", () => {
@@ -60,7 +59,7 @@ async function eventServer(t: TestContext, options: { keepAliveMs?: number; max?
   t.after(() => owner.abort());
   const streams: Array<ReturnType<typeof openEventStream>> = [];
   const waiters = createWaiters();
-  const server = createServer((_req, res) => {
+  const url = await serve(t, (_req, res) => {
     streams.push(
       openEventStream(res, {
         signal: owner.signal,
@@ -71,13 +70,6 @@ async function eventServer(t: TestContext, options: { keepAliveMs?: number; max?
     );
     waiters.wake();
   });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  t.after(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const stream = (index: number) =>
     waiters.until(() => streams[index], 5_000, () => new Error("no stream"));
   return { url, owner, stream };

@@ -1,25 +1,13 @@
 import assert from "node:assert/strict";
-import { createServer, type RequestListener } from "node:http";
-import type { AddressInfo } from "node:net";
-import { describe, it, type TestContext } from "node:test";
+import { describe, it } from "node:test";
 import { listServices } from "../../../lib/registry/client.ts";
 import { createProviders, type Providers } from "../../../lib/registry/providers.ts";
 import { request } from "../../../lib/std/request.ts";
+import { serve } from "../../support/serve.ts";
 import { deadURL } from "../../support/temp.ts";
 import { deferred, eventually } from "../../support/wait.ts";
 import { startFake, startRegistry } from "../registry/helpers.ts";
 import { form, startPortal, startSystem, until } from "./system.ts";
-
-/** A plain server on 127.0.0.1:0 answering with `listener`, closed after the test. */
-async function serve(t: TestContext, listener: RequestListener): Promise<string> {
-  const server = createServer(listener);
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  t.after(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
 
 function grading(url: string): Providers {
   const providers = createProviders();

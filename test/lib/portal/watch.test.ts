@@ -1,13 +1,12 @@
 import assert from "node:assert/strict";
-import { once } from "node:events";
-import { createServer, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { ServerResponse } from "node:http";
 import { describe, it, type TestContext } from "node:test";
 import type { Upstream } from "../../../lib/portal/upstream.ts";
 import { poll, watchServices, type Watched } from "../../../lib/portal/watch.ts";
 import type { ServiceStatus } from "../../../lib/registry/registration.ts";
 import { HttpError } from "../../../lib/std/http.ts";
 import { request } from "../../../lib/std/request.ts";
+import { serve } from "../../support/serve.ts";
 import { deadURL } from "../../support/temp.ts";
 import { createWaiters, eventually } from "../../support/wait.ts";
 import { startRegistry } from "../registry/helpers.ts";
@@ -50,7 +49,7 @@ async function blockingRegistry(t: TestContext, refuse = false) {
     res.writeHead(200, { "Content-Type": "application/json", "X-Registry-Index": String(index) });
     res.end(JSON.stringify({ Services: names.map(row) }));
   };
-  const server = createServer((req, res) => {
+  const url = await serve(t, (req, res) => {
     seen.push(req.url ?? "");
     const asked = new URL(req.url ?? "/", "http://x").searchParams.get("index");
     if (refuse && asked !== null) return void res.writeHead(400).end('{"error":"index"}');
@@ -58,14 +57,8 @@ async function blockingRegistry(t: TestContext, refuse = false) {
     if (from >= index) held.push({ from, res });
     else answer(res);
   });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  t.after(() => {
-    server.closeAllConnections();
-    server.close();
-  });
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url,
     seen,
     change(next: string[]) {
       names = next;

@@ -1,22 +1,11 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { createServer, type RequestListener, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import { describe, it, type TestContext } from "node:test";
+import type { ServerResponse } from "node:http";
+import { describe, it } from "node:test";
 import { openStream } from "../../../lib/std/stream.ts";
+import { serve } from "../../support/serve.ts";
 import { deadURL } from "../../support/temp.ts";
 import { deferred } from "../../support/wait.ts";
-
-async function serve(t: TestContext, listener: RequestListener): Promise<string> {
-  const server = createServer(listener);
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  t.after(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
 
 describe("openStream", () => {
   it("resolves at the headers and leaves a never-ending body to the reader", async (t) => {
