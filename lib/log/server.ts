@@ -10,7 +10,7 @@ import {
 import { createRouter } from "../std/router.ts";
 import { entryHead, escapeMessage } from "./entry.ts";
 import type { Logger } from "../std/log.ts";
-import { openSink, type SinkFile } from "./sink.ts";
+import { openSink, type AppendCallback, type SinkFile } from "./sink.ts";
 
 /** Options of `createLogServer`. */
 export interface LogServerOptions {
@@ -32,7 +32,7 @@ export interface LogServer {
   handler: Handler;
   /** Waits for pending writes and closes the file; close the HTTP server first. */
   close(): Promise<void>;
-  /** fsyncs done so far: with group commit, far fewer than `entries` under load. */
+  /** fdatasyncs done so far: with group commit, far fewer than `entries` under load. */
   readonly fsyncs: number;
   /** Entries durably written so far. */
   readonly entries: number;
@@ -83,12 +83,12 @@ export async function createLogServer(options: LogServerOptions): Promise<LogSer
     }));
   };
   // Formats the entry lines of a body and appends them; throws HttpError(400) for bad input.
-  const append = (req: IncomingMessage, body: Buffer): Promise<void> => {
+  const append = (req: IncomingMessage, body: Buffer, done: AppendCallback): void => {
     if (body.length === 0) throw new HttpError(400, "log: empty body, expected an entry");
     if (!isJSON(req.headers["content-type"])) {
       const message = escapeMessage(body.toString("utf8"));
       if (message === "") throw new HttpError(400, "log: empty entry");
-      return sink.append(`${head()}${message}\n`, 1);
+      return sink.append(`${head()}${message}\n`, 1, done);
     }
     const messages = parseBatch(body);
     const start = head();
@@ -98,22 +98,20 @@ export async function createLogServer(options: LogServerOptions): Promise<LogSer
       if (escaped === "") throw new HttpError(400, `log: element ${index}: empty entry`);
       text += `${start}${escaped}\n`;
     }
-    return sink.append(text, messages.length);
+    sink.append(text, messages.length, done);
   };
 
   const post = (req: IncomingMessage, res: ServerResponse): void => {
     collectBody(req, {}, (error, body) => {
       if (error) return fail(res, error);
-      let appended: Promise<void>;
       try {
-        appended = append(req, body);
+        append(req, body, (failure) => {
+          if (failure === undefined) stored(res);
+          else notStored(res, failure);
+        });
       } catch (error) {
-        return fail(res, error);
+        fail(res, error);
       }
-      void appended.then(
-        () => stored(res),
-        (error: unknown) => notStored(res, error),
-      );
     });
   };
 

@@ -1,16 +1,9 @@
-import { fdatasync, write } from "node:fs";
-import { open } from "node:fs/promises";
 import type { Logger } from "../std/log.ts";
 import { describeError } from "../std/errors.ts";
+import { rotateFile } from "./rotate.ts";
+import { openSinkIO, type SinkFile, type SinkIO } from "./sinkio.ts";
 
-/** The parts of a `FileHandle` the sink uses; tests may wrap a real one to inject faults. */
-export interface SinkFile {
-  write(buffer: Buffer, offset: number, length: number): Promise<{ bytesWritten: number }>;
-  datasync(): Promise<void>;
-  stat(): Promise<{ size: number }>;
-  truncate(length: number): Promise<void>;
-  close(): Promise<void>;
-}
+export type { SinkFile } from "./sinkio.ts";
 
 /** Options of `openSink`. */
 export interface SinkOptions {
@@ -18,203 +11,222 @@ export interface SinkOptions {
   file: string;
   /** Opens the file for appending; default `fs/promises` `open(file, "a")`. */
   open?: (file: string) => Promise<SinkFile>;
-  /** Where failed rounds are reported (once per round). */
+  /** Where failed rounds are reported (once per failure). */
   log?: Logger;
+  /** Most rounds whose write or fdatasync is in flight at once. Default 3. */
+  concurrency?: number;
+  /**
+   * Called with each round's bytes once they are durable, in file order, before its appenders
+   * hear of it: `start` is the round's offset in the file of `generation`. Must not throw.
+   */
+  onDurable?: (data: Buffer, count: number, start: number, generation: number) => void;
+  /** Rotate once the file reaches this many bytes; 0 (the default) never rotates. */
+  maxBytes?: number;
+  /** Rotated files kept (`file.1` … `file.keep`), at least 1. Default 5. */
+  keep?: number;
 }
+
+/** Called once per append: without an error once durable, with one when not stored. */
+export type AppendCallback = (error?: unknown) => void;
 
 /** A durable, group-committing appender. */
 export interface Sink {
   /**
-   * Appends `text` (whole lines, each ending in `\n`; `count` of them) and resolves once it is
-   * written and fsynced. Appends that arrive while a write is in flight share the next write
-   * and fsync. Rejects when that round's write or fsync fails, or when the sink is closed.
+   * Appends `text` (whole lines, each ending in `\n`; `count` of them) and calls `done` once
+   * it is written and fdatasynced, or with the error when its round failed or the sink is
+   * closed. Appends made in one turn of the event loop share one write and one fdatasync.
    */
-  append(text: string, count: number): Promise<void>;
-  /** Number of completed fsyncs. */
+  append(text: string, count: number, done: AppendCallback): void;
+  /** Number of completed fdatasyncs. */
   readonly fsyncs: number;
   /** Number of lines durably written. */
   readonly entries: number;
   /** Byte length of the file up to the last durable line: readers never see unacked lines. */
   readonly size: number;
-  /** Waits for queued rounds, then closes the file; later appends reject. */
+  /**
+   * How many times the file was rotated since the sink opened: the file of generation `g` is
+   * now called `rotatedName(file, generation - g)`.
+   */
+  readonly generation: number;
+  /** Waits for queued rounds, then closes the file; later appends fail. */
   close(): Promise<void>;
 }
 
 interface Round {
   text: string;
   count: number;
-  promise: Promise<void>;
-  resolve: () => void;
-  reject: (error: unknown) => void;
-}
-
-function newRound(): Round {
-  let resolve!: () => void; // assigned synchronously by the Promise executor below
-  let reject!: (error: unknown) => void; // likewise
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  // Every appender awaits the promise; this only keeps a round nobody awaits from crashing.
-  promise.catch(() => {});
-  return { text: "", count: 0, promise, resolve, reject };
-}
-
-/** Callback forms of the two calls a round makes; `error` is `null` on success, as in `fs`. */
-interface RoundIO {
-  write(
-    buffer: Buffer,
-    offset: number,
-    length: number,
-    done: (error: unknown, bytesWritten: number) => void,
-  ): void;
-  datasync(done: (error: unknown) => void): void;
-}
-
-// The file the sink opened itself is written through its descriptor with the callback `fs`
-// calls: one thread-pool request each, without the FileHandle promise machinery.
-function descriptorIO(fd: number): RoundIO {
-  return {
-    write: (buffer, offset, length, done) =>
-      write(fd, buffer, offset, length, null, (error, bytesWritten) => done(error, bytesWritten)),
-    datasync: (done) => fdatasync(fd, done),
-  };
-}
-
-// An injected `SinkFile` (tests) keeps its promise methods; a rejection with no value still
-// counts as a failure.
-function fileIO(file: SinkFile): RoundIO {
-  const failure = (error: unknown) => error ?? new Error("log sink: operation failed");
-  return {
-    write: (buffer, offset, length, done) => {
-      file.write(buffer, offset, length).then(
-        ({ bytesWritten }) => done(null, bytesWritten),
-        (error: unknown) => done(failure(error), 0),
-      );
-    },
-    datasync: (done) => {
-      file.datasync().then(() => done(null), (error: unknown) => done(failure(error)));
-    },
-  };
+  callbacks: AppendCallback[];
+  buffer: Buffer;
+  start: number;
+  synced: boolean;
 }
 
 /**
- * Opens `file` for appending (once; it stays open) and returns a group-commit sink.
+ * Opens `file` for appending (it stays open) and returns a group-commit sink whose rounds
+ * overlap.
  *
- * One round = one `write` of everything queued + one `fdatasync`; while it is in flight new
- * appends gather in the next round, so under load N concurrent requests cost far fewer than
- * N fsyncs. A failed round rejects all its appenders (never a false acknowledgement), cuts
- * any partially written bytes off again, and later rounds are tried afresh. A file that ends
- * in a torn line (a crash mid-write) gets a newline first, so new entries start on their own
- * line. Rejects when the file cannot be opened.
+ * A round is one `write` of everything appended since the last round, then one `fdatasync`.
+ * Writes go one at a time, in order; a round's fdatasync runs while the next rounds are
+ * written and synced (up to `concurrency` rounds in flight), because waiting for the previous
+ * round's fdatasync before starting the next doubles what a request waits. Rounds are
+ * acknowledged strictly in file order, each only after its own fdatasync; every fdatasync in
+ * flight uses a file descriptor of its own, so a writeback error is reported to each of them
+ * rather than to whichever asked first. A failed write or fdatasync fails every round not yet
+ * acknowledged (never a false acknowledgement), cuts the file back to the last acknowledged
+ * byte once nothing is in flight, and later rounds are tried afresh. A file that ends in a
+ * torn line (a crash mid-write) gets a newline first. Rejects when the file cannot be opened.
  */
 export async function openSink(options: SinkOptions): Promise<Sink> {
-  const { file, log } = options;
-  let handle: SinkFile;
-  let io: RoundIO;
-  if (options.open) {
-    handle = await options.open(file);
-    io = fileIO(handle);
-  } else {
-    const opened = await open(file, "a");
-    handle = opened;
-    io = descriptorIO(opened.fd);
-  }
-  let size: number;
-  let tornTail: boolean;
-  try {
-    size = (await handle.stat()).size;
-    tornTail = size > 0 && !(await endsWithNewline(file, size));
-  } catch (error) {
-    await handle.close().catch(() => {});
-    throw error;
-  }
-
+  const { file, log, concurrency = 3, onDurable, maxBytes = 0, keep = 5 } = options;
+  let io: SinkIO = await openSinkIO(file, concurrency, options.open);
+  let size = io.size;
+  let tornTail = io.tornTail;
+  // End of the bytes written so far, durable or not.
+  let written = size;
   let fsyncs = 0;
   let entries = 0;
-  let next: Round | undefined;
-  // Set while rounds run; resolved once the queue is empty.
-  let running: Promise<void> | undefined;
-  let idle: () => void = () => {};
+  let gathering: Round | undefined;
+  // Rounds written or being written and not yet acknowledged, in file order.
+  const unacked: Round[] = [];
+  let writing = false;
+  let syncing = 0;
+  let scheduled = false;
+  let failure: unknown;
+  let generation = 0;
+  // After a failed rotation, the next try waits until the file grew by maxBytes again.
+  let rotateAt = maxBytes;
+  // A repair or a rotation is running: it owns the file.
+  let exclusive = false;
   let closed = false;
+  let drained: (() => void) | undefined;
 
-  // After a failure the file may hold part of the round: cut it back to where the round
-  // began. Then look at the real last byte: if a fragment is left anyway (the cut failed, or
-  // the file was truncated by log rotation so `start` is stale), the next round starts on a
-  // fresh line.
-  const repair = async (start: number): Promise<void> => {
-    try {
-      let actual = (await handle.stat()).size;
-      if (actual > start) {
-        await handle.truncate(start);
-        actual = start;
-      }
-      size = actual;
-      tornTail = actual > 0 && !(await endsWithNewline(file, actual));
-    } catch {
-      tornTail = true;
-    }
-  };
+  const idle = () => !writing && syncing === 0;
 
-  // Rounds are chained through callbacks rather than awaits: at thousands of rounds a second
-  // the promise hops of FileHandle methods showed in profiles.
-  const runRound = (): void => {
-    const round = next;
-    if (!round) {
-      running = undefined;
-      idle();
-      return;
-    }
-    next = undefined;
-    const buffer = Buffer.from(tornTail ? `\n${round.text}` : round.text, "utf8");
-    const start = size;
-    let offset = 0;
-    const fail = (error: unknown): void => {
-      log?.(`log sink: ${round.count} entries not written to ${file}: ${describeError(error)}`);
-      void repair(start).then(() => {
-        round.reject(error);
-        later();
-      });
-    };
-    const synced = (error: unknown): void => {
-      if (error !== null) return fail(error);
-      fsyncs++;
+  const acknowledge = () => {
+    for (let round = unacked[0]; round?.synced; round = unacked[0]) {
+      unacked.shift();
+      size = round.start + round.buffer.length;
       entries += round.count;
-      size = start + buffer.length;
-      tornTail = false;
-      round.resolve();
-      later();
-    };
-    const written = (error: unknown, bytesWritten: number): void => {
-      if (error !== null) return fail(error);
-      if (bytesWritten <= 0) return fail(new Error("log sink: write made no progress"));
-      offset += bytesWritten;
-      if (offset < buffer.length) io.write(buffer, offset, buffer.length - offset, written);
-      else io.datasync(synced);
-    };
-    io.write(buffer, 0, buffer.length, written);
+      onDurable?.(round.buffer, round.count, round.start, generation);
+      for (const done of round.callbacks) done();
+    }
   };
-  // The next round starts on the next turn of the event loop, after the answers of this one
-  // are sent and the requests that arrived meanwhile are read: fuller rounds, fewer fsyncs.
-  const later = (): void => {
-    setImmediate(runRound);
+  // The file reached maxBytes: the next round goes to a new file.
+  const rotationDue = () => maxBytes > 0 && written >= rotateAt;
+
+  // A failure stops new rounds; once nothing is in flight the file is cut back to the last
+  // acknowledged byte, every unacknowledged round fails, and rounds start again.
+  const fail = (error: unknown) => {
+    if (failure !== undefined) return;
+    failure = error;
+    const count = unacked.reduce((sum, round) => sum + round.count, 0);
+    log?.(`log sink: ${count} entries not written to ${file}: ${describeError(error)}`);
+  };
+  const repair = async () => {
+    const error = failure;
+    const failed = unacked.splice(0);
+    const repaired = await io.repair(size);
+    written = size;
+    tornTail = repaired.tornTail;
+    failure = undefined;
+    for (const round of failed) for (const done of round.callbacks) done(error);
+  };
+
+  // Before the round that would write past maxBytes, with nothing in flight: every entry so
+  // far is durable in the old file, and none is acknowledged in the new one before its name
+  // is durable too.
+  const rotate = async () => {
+    try {
+      const old = io;
+      io = await rotateFile(file, keep, () => openSinkIO(file, concurrency, options.open));
+      generation++;
+      size = written = io.size;
+      tornTail = io.tornTail;
+      rotateAt = maxBytes;
+      await old.close().catch(() => {});
+    } catch (error) {
+      log?.(`log sink: rotating ${file}: ${describeError(error)}; writing on`);
+      rotateAt = size + maxBytes;
+    }
+  };
+
+  const runExclusive = (task: () => Promise<void>) => {
+    exclusive = true;
+    void task().then(() => {
+      exclusive = false;
+      pump();
+    });
+  };
+
+  // Decides what happens next; called after every event. A new round starts on the next turn
+  // of the event loop, after the requests that arrived in this one are read: fuller rounds,
+  // fewer fdatasyncs, no added wait.
+  const pump = (): void => {
+    if (exclusive) return;
+    if (failure !== undefined) {
+      if (idle()) runExclusive(repair);
+    } else if (gathering && rotationDue()) {
+      if (idle() && unacked.length === 0) runExclusive(rotate);
+    } else if (gathering) {
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(start);
+      }
+    } else if (unacked.length === 0 && idle()) {
+      drained?.();
+    }
+  };
+
+  const start = () => {
+    scheduled = false;
+    const round = gathering;
+    if (!round || exclusive || failure !== undefined || writing || syncing >= concurrency) return;
+    if (rotationDue()) return pump();
+    gathering = undefined;
+    round.buffer = Buffer.from(tornTail ? `\n${round.text}` : round.text, "utf8");
+    round.start = written;
+    tornTail = false;
+    unacked.push(round);
+    writing = true;
+    io.write(round.buffer, (error) => {
+      writing = false;
+      if (error !== undefined) {
+        fail(error);
+        return pump();
+      }
+      written += round.buffer.length;
+      // A round that cannot be acknowledged anyway needs no fdatasync.
+      if (failure !== undefined) return pump();
+      syncing++;
+      io.datasync((syncError) => {
+        syncing--;
+        if (syncError !== undefined) {
+          fail(syncError);
+        } else if (failure === undefined) {
+          fsyncs++;
+          round.synced = true;
+          acknowledge();
+        }
+        pump();
+      });
+      pump();
+    });
   };
 
   return {
-    append(text, count) {
-      if (closed) return Promise.reject(new Error("log sink: closed"));
-      if (!next) {
-        next = newRound();
-        // Start on the next turn of the event loop, so every request that arrived in this
-        // one shares the first write too.
-        if (!running) {
-          running = new Promise<void>((resolve) => (idle = resolve));
-          later();
-        }
+    append(text, count, done) {
+      if (closed) {
+        done(new Error("log sink: closed"));
+        return;
       }
-      next.text += text;
-      next.count += count;
-      return next.promise;
+      if (!gathering) {
+        gathering = { text, count, callbacks: [done], buffer: empty, start: 0, synced: false };
+      } else {
+        gathering.text += text;
+        gathering.count += count;
+        gathering.callbacks.push(done);
+      }
+      pump();
     },
     get fsyncs() {
       return fsyncs;
@@ -225,25 +237,20 @@ export async function openSink(options: SinkOptions): Promise<Sink> {
     get size() {
       return size;
     },
+    get generation() {
+      return generation;
+    },
     async close() {
       closed = true;
-      while (running) await running;
-      await handle.close();
+      if (gathering || unacked.length > 0 || !idle() || exclusive || failure !== undefined) {
+        await new Promise<void>((resolve) => {
+          drained = resolve;
+          pump();
+        });
+      }
+      await io.close();
     },
   };
 }
 
-async function endsWithNewline(file: string, size: number): Promise<boolean> {
-  let reader: Awaited<ReturnType<typeof open>> | undefined;
-  try {
-    reader = await open(file, "r");
-    const byte = Buffer.alloc(1);
-    const { bytesRead } = await reader.read(byte, 0, 1, size - 1);
-    return bytesRead === 1 && byte[0] === 0x0a;
-  } catch {
-    // Not readable (write-only, or a device such as /dev/full): nothing we can repair.
-    return true;
-  } finally {
-    await reader?.close();
-  }
-}
+const empty = Buffer.alloc(0);

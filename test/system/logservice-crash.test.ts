@@ -1,4 +1,5 @@
-// Durability under kill -9: every entry the log service acknowledged is in the file, whole.
+// Durability under kill -9: every entry the log service acknowledged is in the file, whole, and
+// each connection's entries are in the order it sent them.
 import assert from "node:assert/strict";
 import { Agent } from "node:http";
 import { readFile } from "node:fs/promises";
@@ -65,6 +66,14 @@ describe("logservice under kill -9", () => {
     }
     const missing = acked.filter((message) => stored.get(message) !== 1);
     assert.deepEqual(missing, [], `acknowledged but not stored once (torn tail: ${last})`);
+    // Overlapping write rounds must not reorder a connection's entries.
+    const lastSeen = new Map<string, number>();
+    for (const line of lines) {
+      const [, worker = "", n = "0", k = "0"] = /entry (w\d+)-n(\d+)(?:-k(\d+))?/.exec(line) ?? [];
+      const position = Number(n) * 100 + Number(k);
+      assert.ok(position > (lastSeen.get(worker) ?? -1), `${worker} out of order at ${line}`);
+      lastSeen.set(worker, position);
+    }
     assert.ok(acked.length >= killAfter);
   });
 });
