@@ -1,7 +1,7 @@
 // The log service: appends every entry it is sent to one file, durably
 // (docs/protocol.md#wire-protocol, docs/protocol.md#log-service).
 import { streamLogger } from "../../lib/std/log.ts";
-import { createLogServer } from "../../lib/log/server.ts";
+import { createLogServer, defaultKeep, defaultMaxBytes } from "../../lib/log/server.ts";
 import { runCommand } from "../../lib/std/command.ts";
 import { withFileLock } from "../../lib/std/lock.ts";
 import { serviceOptions, startService } from "../../lib/service/start.ts";
@@ -12,7 +12,8 @@ await runCommand(
     command: "logservice",
     description:
       "Appends the entries POSTed to /log to a file, answering 200 only once they are fsynced;\n" +
-      "GET /log?lines=N shows the last N entries.",
+      "GET /log?lines=N shows the last N entries (filters: service=, contains=, since=, until=;\n" +
+      "follow=1 streams new ones).",
     defaultPort: 4_000,
     extra: {
       file: {
@@ -22,13 +23,21 @@ await runCommand(
         help: "file entries are appended to",
       },
       prefix: { kind: "string", default: "go ", help: "text before each entry's timestamp" },
+      "max-bytes": {
+        kind: "integer",
+        default: defaultMaxBytes,
+        min: 0,
+        help: "rotate the file to FILE.1 once it has this many bytes; 0 never rotates",
+      },
+      keep: { kind: "integer", default: defaultKeep, min: 1, help: "rotated files kept" },
     },
   },
   // The lock comes first: a second log service on the same file must not touch it.
   (flags, signal) => withFileLock(flags.file, async () => {
     const log = streamLogger("LogService");
     // Opened before listening: a file we cannot write is a startup error, not 500s later.
-    const server = await createLogServer({ file: flags.file, prefix: flags.prefix, log });
+    const server = await createLogServer({ file: flags.file, prefix: flags.prefix, log, signal,
+      maxBytes: flags["max-bytes"], keep: flags.keep });
     try {
       const service = await startService({
         name: "LogService",

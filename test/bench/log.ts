@@ -87,7 +87,8 @@ export async function benchLog(context: BenchContext): Promise<Row[]> {
       const batch = { ...text, mode: "batch" as const, batchSize, url: `${log.url}/log` };
       const l = record(await node.run(batch, log.pid));
       batchRuns.push(l);
-      progress(`log: batch run ${run + 1}: ${fmt(l.rate * batchSize)} entries/s, ${describeRun(l)}`);
+      progress(`log: batch run ${run + 1}: ${fmt(l.rate * batchSize)} entries/s, ` +
+        describeRun(l));
     }
     const entries = batchRuns.map((l) => l.rate * batchSize);
     const failures = [...all, ...batchRuns].reduce((n, l) => n + l.bad + l.errors, 0);
@@ -136,8 +137,9 @@ function ratioRow(what: string, pairs: Pairs): Row {
     target: `≥ ${ratioTarget}×`,
     met: full ? undefined : median(ratios) >= ratioTarget && failures === 0,
     note: `log ${medianSpread(subject.map((l) => l.rate))} req/s, p50 ` +
-      `${pick(subject, (l) => l.latencyP50Ms, 2)} ms, p99 ${pick(subject, (l) => l.latencyP99Ms, 1)}` +
-      ` ms, CPU ${pick(subject, (l) => l.targetCpu)}% (${fmt(cpuPerRequest(subject), 1)} µs/req); ` +
+      `${pick(subject, (l) => l.latencyP50Ms, 2)} ms, p99 ` +
+      `${pick(subject, (l) => l.latencyP99Ms, 1)} ms, CPU ${pick(subject, (l) => l.targetCpu)}% ` +
+      `(${fmt(cpuPerRequest(subject), 1)} µs/req); ` +
       `bare ${medianSpread(base.map((l) => l.rate))} req/s, p50 ` +
       `${pick(base, (l) => l.latencyP50Ms, 2)} ms, CPU ${pick(base, (l) => l.targetCpu)}% ` +
       `(${fmt(cpuPerRequest(base), 1)} µs/req); generator's busiest process ` +
@@ -160,6 +162,7 @@ function generatorRow(ours: readonly LoadRun[], wrk: readonly LoadRun[]): Row {
     met: ourRate >= 0.95 * wrkRate,
     note: `generator CPU: ${name} ${fmt(median(ours.map((r) => r.generatorCpu)))}%, ` +
       `wrk ${fmt(median(wrk.map((r) => r.generatorCpu)))}% of a core; bare server CPU ` +
-      `${fmt(median(ours.map((r) => r.targetCpu)))}% vs ${fmt(median(wrk.map((r) => r.targetCpu)))}%`,
+      `${fmt(median(ours.map((r) => r.targetCpu)))}% vs ` +
+      `${fmt(median(wrk.map((r) => r.targetCpu)))}%`,
   };
 }

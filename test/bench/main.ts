@@ -10,6 +10,7 @@ import { benchDiscovery } from "./discovery.ts";
 import { benchFailure } from "./failure.ts";
 import { benchHung } from "./hung.ts";
 import { benchLog } from "./log.ts";
+import { benchLogRead } from "./logread.ts";
 import { killAllStarted } from "./proc.ts";
 import { summarizeProfile } from "./profile.ts";
 import { benchScale } from "./scale.ts";
@@ -18,6 +19,7 @@ import { firstLine, renderTable, type Row } from "./table.ts";
 
 const benches: Record<string, (context: BenchContext) => Promise<Row[]>> = {
   log: benchLog,
+  logread: benchLogRead,
   discovery: benchDiscovery,
   failure: benchFailure,
   hung: benchHung,
