@@ -28,7 +28,7 @@ export interface OpenStream {
  *
  * Rejects with `RequestError` when no response came: a connection error, the timeout
  * (`ETIMEDOUT`) or the caller's abort (`EABORTED`). Aborting later destroys the body, which
- * then emits `error` or `close` to its reader.
+ * then emits `error` to its reader (code `ETIMEDOUT` when the signal's reason is a timeout).
  */
 export function openStream(url: string, options: StreamOptions = {}): Promise<OpenStream> {
   const { timeoutMs = 5_000, signal } = options;
@@ -53,8 +53,13 @@ export function openStream(url: string, options: StreamOptions = {}): Promise<Op
       reject(error);
     };
     const onAbort = () => {
-      if (body) body.destroy(new RequestError(url, "EABORTED", "GET aborted"));
-      else fail(new RequestError(url, "EABORTED", "GET aborted", { cause: signal?.reason }));
+      // A signal that timed out (AbortSignal.timeout, e.g. a bound on reading the body) is a
+      // timeout to the reader, not an abandoned request.
+      const timedOut = (signal?.reason as Error | undefined)?.name === "TimeoutError";
+      const [code, what] = timedOut ? ["ETIMEDOUT", "GET timed out"] : ["EABORTED", "GET aborted"];
+      const error = new RequestError(url, code, what, { cause: signal?.reason });
+      if (body) body.destroy(error);
+      else fail(error);
     };
     const timer = setTimeout(
       () => fail(new RequestError(url, "ETIMEDOUT", `GET timed out after ${timeoutMs} ms`)),

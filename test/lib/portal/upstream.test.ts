@@ -44,6 +44,16 @@ describe("portal 503 pages in plain language", () => {
     assert.equal(alert(response.text()), `GradingService at ${hung} did not answer within 200 ms.`);
   });
 
+  it("says a log service that does not finish its answer in time did not answer", async (t) => {
+    const slow = await serve(t, (_req, res) => void res.writeHead(200).write("go 1 first\n"));
+    const providers = createProviders();
+    providers.apply({ Added: [{ Name: "LogService", URL: slow }], Removed: [] });
+    const portal = await startPortal(t, providers, { registryURL: slow, timeoutMs: 200 });
+    const logs = await request(`${portal.url}/logs`);
+    assert.equal(logs.status, 503);
+    assert.equal(alert(logs.text()), `LogService at ${slow} did not answer within 200 ms.`);
+  });
+
   it("says the registry is not reachable, on its own page and when it is needed", async (t) => {
     const dead = await deadURL();
     const portal = await startPortal(t, createProviders(), { registryURL: dead });

@@ -40,6 +40,14 @@ describe("openStream", () => {
     assert.equal(stream.body.destroyed, true);
   });
 
+  it("fails a body whose signal timed out with ETIMEDOUT", async (t) => {
+    const url = await serve(t, (_req, res) => void res.writeHead(200).write("x"));
+    const stream = await openStream(url, { signal: AbortSignal.timeout(50) });
+    stream.body.resume();
+    const [error] = (await once(stream.body, "error")) as [{ code?: string }];
+    assert.equal(error.code, "ETIMEDOUT");
+  });
+
   it("rejects with EABORTED, ETIMEDOUT or the connection error when no answer came", async (t) => {
     const silent = await serve(t, () => undefined);
     await assert.rejects(openStream(silent, { timeoutMs: 50 }), { code: "ETIMEDOUT" });
