@@ -1,27 +1,11 @@
 import { goTimestamp } from "../std/log.ts";
-
-// Everything that could end a line or hide text in a terminal: C0 controls, DEL, C1 controls
-// (NEL is one) and the Unicode line and paragraph separators. The backslash is escaped too, so
-// the escaping is reversible and `a\nb` typed literally stays distinguishable from a newline.
-const needsEscape = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\\]/;
-const escapable = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\\]/g;
-
-const named: Readonly<Record<string, string>> = {
-  "\n": "\\n",
-  "\r": "\\r",
-  "\t": "\\t",
-  "\\": "\\\\",
-};
-
-function escapeOne(char: string): string {
-  return named[char] ?? `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`;
-}
+import { printable } from "../std/printable.ts";
 
 /**
  * Makes a message safe to store as the rest of one entry line: trailing CR/LF are trimmed and
- * every other control character (and the backslash) is escaped (`\n`, `\r`, `\t`, `\\`,
- * `\u0000`), so a message can never start a second entry (docs/protocol.md#log-service,
- * docs/protocol.md#security).
+ * everything else `printable` escapes is escaped (controls, line separators, bidirectional
+ * controls, the backslash: `\n`, `\r`, `\\`, `\u0000`, `\u202e`), so a message can never start a
+ * second entry or disguise one (docs/protocol.md#log-service, docs/protocol.md#security).
  */
 export function escapeMessage(message: string): string {
   let end = message.length;
@@ -30,9 +14,8 @@ export function escapeMessage(message: string): string {
     if (code !== 10 && code !== 13) break;
     end--;
   }
-  const trimmed = end === message.length ? message : message.slice(0, end);
   // The common case, plain text, costs one regular-expression scan and no allocation.
-  return needsEscape.test(trimmed) ? trimmed.replace(escapable, escapeOne) : trimmed;
+  return printable(end === message.length ? message : message.slice(0, end));
 }
 
 /**

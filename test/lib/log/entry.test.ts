@@ -24,6 +24,7 @@ describe("formatEntry", () => {
     ["escape sequence", "\u001b[2Jx", "\\u001b[2Jx"],
     ["DEL and NEL", "a\u007fb\u0085c", "a\\u007fb\\u0085c"],
     ["Unicode line separators", "a\u2028b\u2029c", "a\\u2028b\\u2029c"],
+    ["a right-to-left override", "[Grading] - \u202egnp.exe", "[Grading] - \\u202egnp.exe"],
     ["a literal backslash-n", "a\\nb", "a\\\\nb"],
     ["a backslash before a real newline", "a\\\nb", "a\\\\\\nb"],
   ];

@@ -71,6 +71,19 @@ function faultyOpen(control: Faults): (file: string) => Promise<SinkFile> {
   };
 }
 
+/** A sink on a temp file whose I/O the test controls, and the lines the sink logged. */
+async function faultySink(t: TestContext, options: { hold?: boolean; concurrency?: number } = {}) {
+  const file = await tempFile(t);
+  const control = faults();
+  control.hold = options.hold ?? false;
+  const messages: string[] = [];
+  const sink = await openSink({ file, open: faultyOpen(control),
+    log: (message) => messages.push(message),
+    ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }) });
+  t.after(() => sink.close());
+  return { file, control, messages, sink };
+}
+
 const syncFailure = () => Object.assign(new Error("injected fsync failure"), { code: "EIO" });
 
 describe("sink", () => {
@@ -87,11 +100,7 @@ describe("sink", () => {
   });
 
   it("writes the next round while the last one's fdatasync is in flight", async (t) => {
-    const file = await tempFile(t);
-    const control = faults();
-    control.hold = true;
-    const sink = await openSink({ file, open: faultyOpen(control) });
-    t.after(() => sink.close());
+    const { file, control, sink } = await faultySink(t, { hold: true });
     const acked: string[] = [];
     const first = append(sink, "first\n").then(() => acked.push("first"));
     await control.holding(1);
@@ -111,11 +120,7 @@ describe("sink", () => {
   });
 
   it("keeps at most `concurrency` rounds in flight and gathers the rest", async (t) => {
-    const file = await tempFile(t);
-    const control = faults();
-    control.hold = true;
-    const sink = await openSink({ file, open: faultyOpen(control), concurrency: 2 });
-    t.after(() => sink.close());
+    const { file, control, sink } = await faultySink(t, { hold: true, concurrency: 2 });
     const appends = [append(sink, "a\n")];
     await control.holding(1);
     appends.push(append(sink, "b\n"));
@@ -134,12 +139,7 @@ describe("sink", () => {
   });
 
   it("fails every unacknowledged round when one fdatasync fails, and cuts them off", async (t) => {
-    const file = await tempFile(t);
-    const control = faults();
-    const messages: string[] = [];
-    const sink = await openSink({ file, open: faultyOpen(control),
-      log: (message) => messages.push(message) });
-    t.after(() => sink.close());
+    const { file, control, messages, sink } = await faultySink(t);
     await append(sink, "good 1\n");
     control.hold = true;
     const first = append(sink, "round 1\n");
@@ -162,12 +162,7 @@ describe("sink", () => {
   });
 
   it("fails every appender of a failed write, cuts the partial bytes and recovers", async (t) => {
-    const file = await tempFile(t);
-    const control = faults();
-    const messages: string[] = [];
-    const sink = await openSink({ file, open: faultyOpen(control),
-      log: (message) => messages.push(message) });
-    t.after(() => sink.close());
+    const { file, control, messages, sink } = await faultySink(t);
     await append(sink, "good 1\n");
     control.failWrite = true;
     const failed = await Promise.allSettled([
@@ -185,10 +180,7 @@ describe("sink", () => {
   });
 
   it("keeps new entries on their own line after a failed write in a truncated file", async (t) => {
-    const file = await tempFile(t);
-    const control = faults();
-    const sink = await openSink({ file, open: faultyOpen(control) });
-    t.after(() => sink.close());
+    const { file, control, sink } = await faultySink(t);
     await append(sink, `${"a".repeat(99)}\n`);
     await truncate(file, 0); // copytruncate: the sink's idea of the size is now stale
     await append(sink, "x\n");
