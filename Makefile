@@ -5,6 +5,9 @@ BIN := node_modules/.bin
 NODE := node
 # Extra flags for a service, e.g. `make run-log ARGS="--port 0"`.
 ARGS ?=
+# Where the running system keeps its files: `make run` and each `make run-…` use the same ones,
+# so a service restarted by hand inside a `make run` system finds its data.
+DIR ?= run
 
 all: build
 
@@ -29,16 +32,19 @@ bench: build
 	$(NODE) dist/test/bench/main.js $(ARGS)
 
 run: build
-	$(NODE) dist/cmd/launcher/main.js $(ARGS)
+	$(NODE) dist/cmd/launcher/main.js --dir $(DIR) $(ARGS)
 
 run-registry: build
-	$(NODE) dist/cmd/registryservice/main.js $(ARGS)
+	@mkdir -p $(DIR)
+	$(NODE) dist/cmd/registryservice/main.js --state $(DIR)/registry.json $(ARGS)
 
 run-log: build
-	$(NODE) dist/cmd/logservice/main.js $(ARGS)
+	@mkdir -p $(DIR)
+	$(NODE) dist/cmd/logservice/main.js --file $(DIR)/distributed.log $(ARGS)
 
 run-grading: build
-	$(NODE) dist/cmd/gradingservice/main.js $(ARGS)
+	@mkdir -p $(DIR)
+	$(NODE) dist/cmd/gradingservice/main.js --data $(DIR)/grades.json $(ARGS)
 
 run-portal: build
 	$(NODE) dist/cmd/teacherportal/main.js $(ARGS)

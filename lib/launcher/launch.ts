@@ -7,6 +7,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { listServices } from "../registry/client.ts";
 import { stopOnStdinEOF, type Env } from "../std/command.ts";
+import { refusedByBrowsers } from "./badports.ts";
 
 /** One service the launcher starts: `node <commandsDir>/<command>/main.js …`. */
 export interface ServiceSpec {
@@ -127,7 +128,11 @@ export async function launch(options: LaunchOptions): Promise<void> {
     }
     const rows = running.map(({ spec, child }) => {
       const url = urls.get(spec.name) ?? "";
-      return `  ${spec.name.padEnd(width)}  ${url.padEnd(22)}  pid ${child.pid}`;
+      // Said where the URL is printed: clicking it fails with a browser's "unsafe port" page.
+      const note = refusedByBrowsers(Number(new URL(url).port))
+        ? "  (browsers and fetch() refuse this port: use curl)"
+        : "";
+      return `  ${spec.name.padEnd(width)}  ${url.padEnd(22)}  pid ${child.pid}${note}`;
     });
     out.write(`\n${rows.join("\n")}`);
     const portal = services.find((spec) => spec.serviceName === "TeacherPortal");

@@ -90,7 +90,7 @@ export function createFileStore(options: FileStoreOptions): FileStore {
     try {
       await journal.append(batch.map((pending) => pending.line).join(""));
     } catch (error) {
-      log(`registry: saving state to ${journalPath} failed: ${describeError(error)}`);
+      log(`saving state to ${journalPath} failed: ${describeError(error)}`);
       for (const pending of batch) pending.reject(error);
       return false;
     }
@@ -118,7 +118,7 @@ export function createFileStore(options: FileStoreOptions): FileStore {
     try {
       await writeAtomically(path, text);
     } catch (error) {
-      log(`registry: writing snapshot ${path} failed (journal kept): ${describeError(error)}`);
+      log(`writing snapshot ${path} failed (journal kept): ${describeError(error)}`);
       compactAt = journal.size + limit(); // try again after as much journal again
       return false;
     }
@@ -128,7 +128,7 @@ export function createFileStore(options: FileStoreOptions): FileStore {
       await journal.reset();
     } catch (error) {
       // Harmless: its changes are all in the snapshot; the next append cuts it to zero.
-      log(`registry: emptying ${journalPath} failed: ${describeError(error)}`);
+      log(`emptying ${journalPath} failed: ${describeError(error)}`);
     }
     compactAt = journal.size + limit();
     return true;
@@ -153,7 +153,7 @@ export function createFileStore(options: FileStoreOptions): FileStore {
           snapshotBytes = Buffer.byteLength(text);
         } catch (error) {
           const aside = await setAside(path);
-          log(`registry: state file ${path} is corrupt (${describeError(error)}); ` +
+          log(`state file ${path} is corrupt (${describeError(error)}); ` +
             `moved it to ${aside} and starting without its registrations`);
         }
       }
@@ -162,7 +162,7 @@ export function createFileStore(options: FileStoreOptions): FileStore {
         const { changes, torn, corrupt } = parseJournal(journalText);
         for (const change of changes) applyChange(rows, change);
         if (torn) {
-          log(`registry: ignored the torn last line of ${journalPath} ` +
+          log(`ignored the torn last line of ${journalPath} ` +
             "(cut short by a crash before it was acknowledged)");
         }
         // Fold what was replayed into a snapshot before touching the journal, so a crash
@@ -172,7 +172,7 @@ export function createFileStore(options: FileStoreOptions): FileStore {
         snapshotBytes = Buffer.byteLength(folded);
         if (corrupt) {
           const aside = await setAside(journalPath);
-          log(`registry: journal ${journalPath} is corrupt at line ${corrupt.line} ` +
+          log(`journal ${journalPath} is corrupt at line ${corrupt.line} ` +
             `(${describeError(corrupt.error)}); kept the ${changes.length} changes before it ` +
             `and moved it to ${aside}`);
         } else {

@@ -150,7 +150,7 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
     for (const name of reg.RequiredServices) initial.Added.push(...table.providers(name));
     // Started in this tick, so a change announced after this one cannot be overtaken by it.
     const delivered = notifier.deliver(reg.ServiceUpdateURL, initial, notifyTimeoutMs);
-    log(`registry: ${previous ? "re-registered" : "registered"} ${reg.ServiceName} at ` +
+    log(`${previous ? "re-registered" : "registered"} ${reg.ServiceName} at ` +
       reg.ServiceURL);
     return { initial, change, delivered };
   }
@@ -204,7 +204,7 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
             const row = table.get(url);
             if (!row) throw new HttpError(404, `registry: no service registered at ${url}`);
             const change = apply({ remove: url });
-            log(`registry: deregistered ${row.ServiceName} at ${url}`);
+            log(`deregistered ${row.ServiceName} at ${url}`);
             await durable(change);
             res.writeHead(200, { "Content-Length": 0 });
             res.end();
@@ -222,7 +222,7 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
     const state = critical ? criticalState(policy, performance.now()) : undefined;
     health.add(saved.ServiceURL, saved.HeartbeatURL, label(saved), state);
   }
-  if (table.size > 0) log(`registry: loaded ${table.size} registrations; checking them now`);
+  if (table.size > 0) log(`loaded ${table.size} registrations; checking them now`);
 
   return {
     handler: (req, res) => {

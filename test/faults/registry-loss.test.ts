@@ -23,7 +23,7 @@ const intervalMs = 1_000;
 
 /** Lines in which the registry says it (re-)registered someone. */
 function registrations(stderr: string): string[] {
-  return stderr.split("\n").filter((line) => /registry: (re-)?registered /.test(line));
+  return stderr.split("\n").filter((line) => /\] (re-)?registered /.test(line));
 }
 
 describe("losing the registry", () => {

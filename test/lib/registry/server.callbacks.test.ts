@@ -41,8 +41,8 @@ describe("registry log lines", () => {
     assert.equal((await post(url, { ServiceName: name, ServiceURL: serviceURL })).status, 200);
     assert.equal((await remove(url, serviceURL)).status, 200);
     assert.deepEqual(lines.filter((line) => line.includes("Grading")), [
-      "registry: registered Grading\\u202eecivreS at http://127.0.0.1:1/a\\\\b",
-      "registry: deregistered Grading\\u202eecivreS at http://127.0.0.1:1/a\\\\b",
+      "registered Grading\\u202eecivreS at http://127.0.0.1:1/a\\\\b",
+      "deregistered Grading\\u202eecivreS at http://127.0.0.1:1/a\\\\b",
     ]);
     for (const line of lines) assert.doesNotMatch(line, /[\u0000-\u001f\u007f-\u009f\u202e]/);
   });
