@@ -37,6 +37,11 @@ div.error{margin-bottom:1rem}div.error p{margin:0}
 pre{background:#fff;padding:1rem;overflow:auto;white-space:pre-wrap}pre:empty{display:none}
 .cut{font-style:italic;color:#5a6275}
 .pager{margin:1rem 0}.pager a{margin:0 .6rem}
+form.filters{max-width:none;display:grid;gap:0 1rem;align-items:end;
+grid-template-columns:repeat(auto-fit,minmax(9rem,1fr))}
+form.filters{align-items:start}form.filters button{margin-top:1.75rem}
+form.filters .field-error{font-size:.85rem;margin:.2rem 0 0}
+pre:not(:empty)+#empty{display:none}
 `;
 
 // The one script of the portal: every element with `data-events` follows that URL's

@@ -1,22 +1,27 @@
 import type { ServerResponse } from "node:http";
 import type { Student } from "../grades/grades.ts";
 import type { ServiceStatus } from "../registry/registration.ts";
+import { HttpError } from "../std/http.ts";
 import type { Route } from "../std/router.ts";
 import type { ServiceContext } from "../service/start.ts";
 import { openEventStream } from "./events.ts";
 import { createFeed, type Feed } from "./feed.ts";
 import { pageID, type GradingReader } from "./grading.ts";
-import type { SafeHTML } from "./html.ts";
+import { html, type SafeHTML } from "./html.ts";
 import { alert } from "./layout.ts";
+import { followLog } from "./follow.ts";
+import { parseLogFilter } from "./logfilter.ts";
+import { logLines } from "./logs.ts";
 import { queryOf } from "./respond.ts";
 import { pageNumber, servicesSection } from "./services.ts";
 import { grades, studentsTable } from "./students.ts";
 import { poll, watchServices, type Watched } from "./watch.ts";
-import type { Upstream } from "./upstream.ts";
+import type { Explain, Upstream } from "./upstream.ts";
 
 /** Options of `createLiveRoutes`. */
 export interface LiveOptions {
   upstream: Upstream;
+  explain: Explain;
   /** Between two reads of the grading service for the students pages. */
   pollMs: number;
   /** How long one blocking query to the registry may wait. */
@@ -29,7 +34,8 @@ export interface LiveOptions {
  * The event streams that keep open pages current (README "Teacher portal: live pages"): each page's
  * `data-events` region is replaced with the same markup its page renders, whenever it changed.
  * `/events/services` follows the registry with blocking queries; `/events/students` and
- * `/events/students/{id}` read the grading service every `pollMs` while someone watches.
+ * `/events/students/{id}` read the grading service every `pollMs` while someone watches;
+ * `/events/logs` follows a log service's matching entries (each browser its own stream).
  * Streams end when the portal shuts down; browsers reconnect by themselves.
  */
 export function createLiveRoutes(
@@ -38,7 +44,7 @@ export function createLiveRoutes(
   options: LiveOptions,
 ): Route[] {
   const { signal } = context;
-  const { upstream, pollMs } = options;
+  const { upstream, explain, pollMs } = options;
   const services = createFeed<Watched<ServiceStatus[]>>(
     (emit, stop) => watchServices(upstream, options, emit, stop),
     signal,
@@ -105,6 +111,25 @@ export function createLiveRoutes(
             watched.watchers -= 1;
             if (watched.watchers === 0) perStudent.delete(id);
           }, { once: true });
+        },
+      },
+    },
+    {
+      path: "/events/logs",
+      methods: {
+        GET: (req, res) => {
+          const { filter, errors } = parseLogFilter(queryOf(req));
+          const refused = Object.values(errors);
+          if (refused.length > 0) throw new HttpError(400, refused.join("; "));
+          const stream = openEventStream(res, { signal });
+          const updates = {
+            replace: (entries: string[]) => stream.send("replace", logLines(entries).value),
+            append: (entries: string[]) => stream.send("append", logLines(entries).value),
+            failed: (message: string) =>
+              stream.send("append", html`<span class="error">${message}\n</span>`.value),
+          };
+          const follow = { providers: context.providers, explain, timeoutMs: upstream.timeoutMs };
+          void followLog(filter, updates, follow, stream.signal);
         },
       },
     },

@@ -1,16 +1,16 @@
 import { callProvider } from "../registry/call.ts";
 import { listServices } from "../registry/client.ts";
 import { HttpError, type Handler } from "../std/http.ts";
-import { openStream } from "../std/stream.ts";
 import { createRouter } from "../std/router.ts";
 import type { ServiceContext } from "../service/start.ts";
 import { createGradingReader, createGradingRoutes } from "./grading.ts";
-import { logsPage, readLogTail } from "./logs.ts";
+import { parseLogFilter } from "./logfilter.ts";
+import { logsPage, readLatest } from "./logs.ts";
 import { createLiveRoutes } from "./live.ts";
 import { pageNumber, servicesPage } from "./services.ts";
 import { crossSiteRefusal } from "./origin.ts";
 import { abandoned, answerError, noContent, queryOf, redirect, sendPage } from "./respond.ts";
-import { badStatus, explainer, registryUnavailable, type Upstream } from "./upstream.ts";
+import { explainer, registryUnavailable, type Upstream } from "./upstream.ts";
 
 /** Options of `createPortalHandler`. */
 export interface PortalHandlerOptions {
@@ -28,8 +28,6 @@ export interface PortalHandlerOptions {
   waitSeconds?: number;
 }
 
-// The entries `/logs` asks for; what it keeps of them is bounded in bytes (see logs.ts).
-const logLines = 100;
 // A list of 10 000 registrations is about 3 MB of JSON; this leaves room for long URLs.
 const maxListBytes = 32 * 1024 * 1024;
 
@@ -52,6 +50,7 @@ export function createPortalHandler(
   const upstream: Upstream = { registryURL, timeoutMs, ...(token === undefined ? {} : { token }) };
   const explain = explainer(upstream);
   const grading = createGradingReader(providers, upstream, explain);
+  const live = { upstream, explain, pollMs, waitSeconds, maxListBytes };
 
   const router = createRouter(
     [
@@ -83,22 +82,23 @@ export function createPortalHandler(
       {
         path: "/logs",
         methods: {
-          GET: async (_req, res) => {
-            const signal = AbortSignal.any([abandoned(res), AbortSignal.timeout(timeoutMs)]);
-            const { url, stream } = await callProvider(providers, "LogService", async (url) => ({
-              url,
-              stream: await openStream(`${url}/log?lines=${logLines}`, { timeoutMs, signal }),
-            })).catch(explain("LogService", signal));
-            if (stream.status !== 200) {
-              const text = (await readLogTail(stream.body, 4_096)).entries.join("\n");
-              throw badStatus("LogService", stream.status, text);
+          GET: async (req, res) => {
+            const { filter, errors } = parseLogFilter(queryOf(req));
+            if (Object.keys(errors).length > 0) {
+              sendPage(res, 400, logsPage({ filter, errors }));
+              return;
             }
-            const tail = await readLogTail(stream.body).catch(explain("LogService", signal));
-            sendPage(res, 200, logsPage(tail, url));
+            const signal = abandoned(res);
+            const read = { timeoutMs, signal, explain };
+            const { url, tail } = await callProvider(providers, "LogService", async (url) => ({
+              url,
+              tail: await readLatest(url, filter, read),
+            })).catch(explain("LogService", signal));
+            sendPage(res, 200, logsPage({ tail, source: url, filter }));
           },
         },
       },
-      ...createLiveRoutes(context, grading, { upstream, pollMs, waitSeconds, maxListBytes }),
+      ...createLiveRoutes(context, grading, live),
       // Browsers ask for it on every page; answering keeps 404s out of the log.
       { path: "/favicon.ico", methods: { GET: (_req, res) => noContent(res) } },
     ],

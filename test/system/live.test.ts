@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { request } from "../../lib/std/request.ts";
 import { openTab } from "../support/chromium.ts";
+import { postEntries } from "../support/log.ts";
 import { startFake } from "../lib/registry/helpers.ts";
 import { startSystem } from "../lib/portal/system.ts";
 
@@ -60,6 +61,19 @@ describe("live portal in headless Chromium", () => {
     const average = `[...document.querySelectorAll('tbody tr')]
       .find((tr) => tr.cells[0].textContent === 'Attwood, Kylee').cells[1].textContent`;
     assert.equal(await list.waitFor(`${average} === '73.3' && ${average}`), "73.3");
+  });
+
+  it("adds an entry logged after the page loaded to the logs page", async (t) => {
+    const system = await startSystem(t);
+    const tab = await openTab(t);
+    await tab.goto(`${system.portal.handle.url}/logs`);
+    await tab.waitFor("document.querySelector('#log')?.dataset.live === 'on'");
+    await tab.evaluate("window.loadedOnce = true");
+    await postEntries(system.log.handle.url, ["logged <later>"]);
+    const last = "document.querySelector('#log').lastElementChild?.textContent";
+    assert.match(String(await tab.waitFor(`(${last})?.includes('logged <later>') && ${last}`)),
+      /^go \d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d logged <later>\n$/);
+    assert.equal(await tab.evaluate("window.loadedOnce"), true, "the page was never reloaded");
   });
 
   it("serves the same pages, complete, to a browser without script", async (t) => {

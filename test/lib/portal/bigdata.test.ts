@@ -20,10 +20,11 @@ describe("portal on big data", () => {
     assert.equal(logs.status, 200, logs.text().slice(0, 500));
     const text = logs.text();
     assert.ok(text.length < 300_000, `page of ${text.length} characters`);
-    assert.match(text, /after the big ones\n<\/pre>/);
+    assert.match(text, /<span>go [\d/: ]+after the big ones\n<\/span><\/pre>/);
     assert.match(text, /Older ones did not fit in the page's 256 KiB\./);
     // The 10 000-character entry: its start, then a visible cut instead of the rest.
-    assert.match(text, /long x{1900,}<span class="cut">… [\d,]+ more characters<\/span>\n/);
+    const cut = /long x{1900,}<span class="cut">… [\d,]+ more characters<\/span>\n<\/span>/;
+    assert.match(text, cut);
     assert.doesNotMatch(text, / end\n/);
   });
 
