@@ -67,7 +67,8 @@ async function whyNone(
     return `No ${service} is known to the portal, and ${registryProblem(upstream, error)}.`;
   }
   if (instances.length === 0) {
-    return `No ${service} is registered with the registry at ${upstream.registryURL}.`;
+    const at = registryURLs(upstream.registryURL).join(", ");
+    return `No ${service} is registered with the registry at ${at}.`;
   }
   if (instances.every((instance) => instance.Status === "critical")) {
     const count = instances.length === 1 ? "" : ` (all ${instances.length} instances)`;
