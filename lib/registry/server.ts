@@ -11,7 +11,9 @@ import {
 import { bearerCheck } from "../std/auth.ts";
 import { printable } from "../std/printable.ts";
 import { createRouter } from "../std/router.ts";
+import { createChangeIndex } from "./blocking.ts";
 import { createHealthChecker } from "./health.ts";
+import { createListHandler } from "./list.ts";
 import { criticalState } from "./health-policy.ts";
 import { createNotifier } from "./notify.ts";
 import {
@@ -78,6 +80,7 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
   const sameHost = (options.callbackHosts ?? "same") === "same";
   const now = options.now ?? (() => new Date());
   const table = createTable();
+  const changes = createChangeIndex();
   const notifyTimeoutMs = options.notifyTimeoutMs ?? 2_000;
   const notifier = createNotifier({
     timeoutMs: notifyTimeoutMs,
@@ -129,8 +132,20 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
     return change;
   }
 
+  /**
+   * Journals `change` (made by `apply` in this same tick, so the journal keeps their order) and
+   * moves the change index, whose blocking queries wake once it is durable; resolves then. The
+   * index counts what is journaled: every change `apply` makes except a check that only moves
+   * LastCheck, which would otherwise wake every watcher at every interval.
+   */
+  function record(change: Change): Promise<void> {
+    const saved = store.record(change);
+    changes.bump(saved);
+    return saved;
+  }
+
   function saveLater(change: Change): void {
-    store.record(change).catch(() => {}); // the store logs failures
+    record(change).catch(() => {}); // the store logs failures
   }
 
   /**
@@ -165,7 +180,7 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
    */
   async function durable(change: Change): Promise<void> {
     try {
-      await store.record(change);
+      await record(change);
     } catch (error) {
       throw new HttpError(500, "registry: could not save the registry state", { cause: error });
     }
@@ -176,15 +191,7 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
       {
         path: "/services",
         methods: {
-          GET: (req, res) => {
-            const name = new URL(req.url ?? "/", "http://registry").searchParams.get("name");
-            const body = table.json(name ?? undefined);
-            res.writeHead(200, {
-              "Content-Type": "application/json; charset=utf-8",
-              "Content-Length": Buffer.byteLength(body),
-            });
-            res.end(req.method === "HEAD" ? undefined : body);
-          },
+          GET: createListHandler(table, changes),
           POST: async (req, res) => {
             authorize(req);
             const reg = parseRegistration(await readJSON(req, { limit: maxBodyBytes }));
@@ -235,6 +242,7 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
     async close() {
       if (closed) return;
       closed = true;
+      changes.close();
       health.close();
       notifier.close();
       await store.close().catch(() => {}); // the store logs why

@@ -1,10 +1,12 @@
 // `make bench`: runs the docs/protocol.md#performance-targets benchmarks against real service
 // processes and prints one table. Flags: --only NAME[,NAME] (log, discovery, failure, hung,
-// scale, startup), --quick, --profile DIR (service processes write CPU profiles there), --verbose, --help.
+// blocking, scale, startup), --quick, --profile DIR (service processes write CPU profiles
+// there), --verbose, --help.
 import { mkdtemp, mkdir, readdir, rm } from "node:fs/promises";
 import os from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { benchBlocking } from "./blocking.ts";
 import type { BenchContext } from "./context.ts";
 import { benchDiscovery } from "./discovery.ts";
 import { benchFailure } from "./failure.ts";
@@ -23,6 +25,7 @@ const benches: Record<string, (context: BenchContext) => Promise<Row[]>> = {
   discovery: benchDiscovery,
   failure: benchFailure,
   hung: benchHung,
+  blocking: benchBlocking,
   scale: benchScale,
   startup: benchStartup,
 };
