@@ -1,7 +1,8 @@
 import type http from "node:http";
 import type { BenchContext } from "./context.ts";
 import { registerAt, startDependent, type Dependent } from "./dependent.ts";
-import { sleep, startNode, type Started } from "./proc.ts";
+import { setTimeout as delay } from "node:timers/promises";
+import { startNode, type Listening } from "../support/spawn.ts";
 import { keepAliveAgent, registryOrSkip } from "./services.ts";
 import { fmt, summarize } from "./stats.ts";
 import type { Row } from "./table.ts";
@@ -14,7 +15,7 @@ const failures = 3;
 const retryMs = 1_000;
 
 interface Provider {
-  started: Started;
+  started: Listening;
   url: string;
   /** performance.now() of every heartbeat the provider reported. */
   beats: number[];
@@ -61,7 +62,7 @@ export async function benchFailure(context: BenchContext): Promise<Row[]> {
     for (let round = 0; round < rounds && !signal.aborted; round++) {
       const batch = await spawn(perRound);
       const results = await Promise.all(batch.map(async (p) => {
-        await sleep(Math.random() * intervalMs, signal);
+        await delay(Math.random() * intervalMs, undefined, { signal });
         const start = performance.now();
         p.started.child.kill("SIGKILL");
         try {
@@ -82,7 +83,7 @@ export async function benchFailure(context: BenchContext): Promise<Row[]> {
     const healthy = await spawn(3);
     const watchFrom = performance.now();
     const stops = await Promise.all(hung.map(async (p) => {
-      await sleep(Math.random() * intervalMs, signal);
+      await delay(Math.random() * intervalMs, undefined, { signal });
       const start = performance.now();
       p.started.child.kill("SIGSTOP");
       try {
@@ -176,5 +177,5 @@ async function startProvider(context: BenchContext, registryURL: string, depende
 
 async function firstBeat(provider: Provider, withinMs: number): Promise<void> {
   const deadline = performance.now() + withinMs;
-  while (provider.beats.length === 0 && performance.now() < deadline) await sleep(50);
+  while (provider.beats.length === 0 && performance.now() < deadline) await delay(50);
 }

@@ -1,9 +1,9 @@
-import { fork, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import type { ConnectionLog } from "./entries.ts";
 import { parseLoadResult, type LoadConfig, type LoadResult } from "./loadwire.ts";
-import { cpuMs, machineCpuMs } from "./proc.ts";
+import { spawnNode, type Spawned } from "../support/spawn.ts";
+import { cpuMs, machineCpuMs } from "./usage.ts";
 
 /** One load run against one target, whichever generator drove it. */
 export interface LoadRun {
@@ -47,21 +47,20 @@ export interface LoadGenerator {
   close(): Promise<void>;
 }
 
-interface Worker {
-  child: ChildProcess;
-  exited: Promise<unknown[]>;
-}
+type Worker = Spawned;
 
 async function forkWorker(): Promise<Worker> {
   const script = fileURLToPath(new URL("./loadgen.js", import.meta.url));
-  const child = fork(script, [], { execArgv: [], stdio: ["ignore", "inherit", "inherit", "ipc"] });
-  const exited = once(child, "exit");
+  const worker = spawnNode("load generator", [script], {
+    ipc: true,
+    onLine: (line) => process.stderr.write(`${line}\n`),
+  });
   const ready = await Promise.race([
-    once(child, "message").then(() => true),
-    exited.then(() => false),
+    once(worker.child, "message").then(() => true),
+    worker.exited.then(() => false),
   ]);
   if (!ready) throw new Error("bench: load generator exited at start");
-  return { child, exited };
+  return worker;
 }
 
 // Sends one config to one worker; resolves with its result, reporting the window's edges.
@@ -88,8 +87,8 @@ function runWorker(worker: Worker, config: LoadConfig, edge: (type: string) => v
       }
     };
     child.on("message", onMessage);
-    void exited.then(([code]) =>
-      reject(new Error(`bench: load generator exited (${String(code)})`)));
+    void exited.then(({ code, signal }) =>
+      reject(new Error(`bench: load generator exited (${code ?? signal})`)));
     child.send(config);
   }).finally(() => {
     clearTimeout(limit);

@@ -4,7 +4,8 @@ import { echo, profileArgs, type BenchContext } from "./context.ts";
 import { checkLogFile, type ConnectionLog } from "./entries.ts";
 import { startLoadGenerator, type LoadGenerator, type LoadRun } from "./load.ts";
 import { cpuPerRequest, describeRun, measurePairs, saturated, type Pairs } from "./pairs.ts";
-import { command, startNode, type Started } from "./proc.ts";
+import { builtCommand } from "../support/process.ts";
+import { startNode, type Listening } from "../support/spawn.ts";
 import { fmt, median, medianSpread } from "./stats.ts";
 import { skipped, type Row } from "./table.ts";
 import { startWrk } from "./wrk.ts";
@@ -24,7 +25,7 @@ export async function benchLog(context: BenchContext): Promise<Row[]> {
   const ratioWhat = (generator: string) =>
     `log ingestion, text, ${connections} keep-alive conns, log ÷ bare req/s (${generator})`;
   const batchWhat = `batched log ingestion (JSON arrays of ${batchSize})`;
-  const logservice = command("logservice");
+  const logservice = builtCommand("logservice");
   if (!logservice) {
     return [
       skipped(ratioWhat("node:net"), `≥ ${ratioTarget}×`, "cmd/logservice not built"),
@@ -38,7 +39,7 @@ export async function benchLog(context: BenchContext): Promise<Row[]> {
     batchSize: 1 };
   const dir = await mkdtemp(join(context.tmp, "log-"));
   const file = join(dir, "bench.log");
-  const started: Started[] = [];
+  const started: Listening[] = [];
   const generators: LoadGenerator[] = [];
   try {
     const bare = await startNode(new URL("./bare.js", import.meta.url), [], { name: "bare" });

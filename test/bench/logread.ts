@@ -3,7 +3,9 @@ import { join } from "node:path";
 import { echo, type BenchContext } from "./context.ts";
 import { startLoadGenerator, type LoadGenerator, type LoadRun } from "./load.ts";
 import { describeRun } from "./pairs.ts";
-import { command, sleep, startNode, type Started } from "./proc.ts";
+import { setTimeout as delay } from "node:timers/promises";
+import { builtCommand } from "../support/process.ts";
+import { startNode, type Listening } from "../support/spawn.ts";
 import { fmt, median, medianSpread } from "./stats.ts";
 import { skipped, type Row } from "./table.ts";
 
@@ -20,11 +22,11 @@ const target = 0.8;
 export async function benchLogRead(context: BenchContext): Promise<Row[]> {
   const what = `log writes (${writers} conns) while ${readers} clients repeat ` +
     `GET /log?lines=${fmt(readLines)}`;
-  const logservice = command("logservice");
+  const logservice = builtCommand("logservice");
   if (!logservice) return [skipped(what, `≥ ${target * 100} %`, "cmd/logservice not built")];
   const { quick, progress, signal } = context;
   const dir = await mkdtemp(join(context.tmp, "logread-"));
-  const started: Started[] = [];
+  const started: Listening[] = [];
   const generators: LoadGenerator[] = [];
   try {
     const log = await startNode(logservice, ["--host", "127.0.0.1", "--port", "0", "--file",
@@ -49,7 +51,7 @@ export async function benchLogRead(context: BenchContext): Promise<Row[]> {
       // The readers run from before the writers' warm-up to after their window.
       const reading = read.run({ url: `${log.url}/log?lines=${readLines}`, connections: readers,
         warmupMs: 200, durationMs: durationMs + 600, mode: "read", batchSize: 1 }, log.pid);
-      await sleep(200, signal);
+      await delay(200, undefined, { signal });
       const busy = await write.run(writeConfig, log.pid);
       shared.push(busy);
       const readRun = await reading;

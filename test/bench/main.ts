@@ -13,7 +13,7 @@ import { benchFailure } from "./failure.ts";
 import { benchHung } from "./hung.ts";
 import { benchLog } from "./log.ts";
 import { benchLogRead } from "./logread.ts";
-import { killAllStarted } from "./proc.ts";
+import { killAll } from "../support/spawn.ts";
 import { summarizeProfile } from "./profile.ts";
 import { benchScale } from "./scale.ts";
 import { benchStartup } from "./startup.ts";
@@ -114,7 +114,7 @@ async function main(): Promise<number> {
       context.progress(`== ${name} took ${((performance.now() - start) / 1_000).toFixed(1)} s`);
     }
   } finally {
-    killAllStarted();
+    killAll();
     await rm(tmp, { recursive: true, force: true });
   }
   const cpus = os.cpus();
@@ -135,7 +135,7 @@ async function main(): Promise<number> {
 }
 
 process.exitCode = await main().catch((error: unknown) => {
-  killAllStarted();
+  killAll();
   process.stderr.write(`bench: ${(error as Error).stack ?? String(error)}\n`);
   return 1;
 });

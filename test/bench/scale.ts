@@ -2,7 +2,9 @@ import { once } from "node:events";
 import type { BenchContext } from "./context.ts";
 import { listAt, registerAt } from "./dependent.ts";
 import type { HeartbeatCommand, HeartbeatReport } from "./hbservers.ts";
-import { cpuMs, memoryMiB, sleep, startNode } from "./proc.ts";
+import { setTimeout as delay } from "node:timers/promises";
+import { startNode } from "../support/spawn.ts";
+import { cpuMs, memoryMiB } from "./usage.ts";
 import { eachLimit, keepAliveAgent, registryOrSkip, startRegistry } from "./services.ts";
 import { fmt, summarize } from "./stats.ts";
 import type { Row } from "./table.ts";
@@ -49,7 +51,7 @@ export async function benchScale(context: BenchContext): Promise<Row[]> {
     const settleBy = performance.now() + 2 * intervalMs + 2_000;
     let report = await ask({ cmd: "report" });
     while (report.checkedEver < count && performance.now() < settleBy) {
-      await sleep(250, signal);
+      await delay(250, undefined, { signal });
       report = await ask({ cmd: "report" });
     }
     progress(`scale: ${fmt(report.checkedEver)} of ${label} checked at least once`);
@@ -66,7 +68,7 @@ export async function benchScale(context: BenchContext): Promise<Row[]> {
       listMs.push(list.ms);
       listed = list.count;
       rssMax = Math.max(rssMax, (await memoryMiB(registry.pid)).rss);
-      await sleep(Math.max(0, 700 - (performance.now() - before)), signal);
+      await delay(Math.max(0, 700 - (performance.now() - before)), undefined, { signal });
     }
     const cpuUsed = (await cpuMs(registry.pid)) - cpuStart;
     const cpu = (100 * cpuUsed) / (performance.now() - observeStart);

@@ -1,7 +1,8 @@
 import http from "node:http";
 import { join } from "node:path";
 import { echo, profileArgs, type BenchContext } from "./context.ts";
-import { command, startNode, type Started } from "./proc.ts";
+import { builtCommand } from "../support/process.ts";
+import { startNode, type Listening } from "../support/spawn.ts";
 import { firstLine, skipped, type Row } from "./table.ts";
 
 let registries = 0;
@@ -11,8 +12,8 @@ let registries = 0;
  * persisted (atomically, fsynced) to a fresh file in the run's temp folder, plus `extra`
  * flags. Rejects when cmd/registryservice is not built or the process does not come up.
  */
-export async function startRegistry(context: BenchContext, extra: string[] = []): Promise<Started> {
-  const script = command("registryservice");
+export async function startRegistry(context: BenchContext, extra: string[] = []): Promise<Listening> {
+  const script = builtCommand("registryservice");
   if (!script) throw new Error("cmd/registryservice not built");
   const state = join(context.tmp, `registry-${++registries}.json`);
   return startNode(script, ["--host", "127.0.0.1", "--port", "0", "--state", state, ...extra], {
@@ -30,7 +31,7 @@ export async function startRegistry(context: BenchContext, extra: string[] = [])
 export async function registryOrSkip(
   context: BenchContext,
   rows: ReadonlyArray<readonly [what: string, target: string]>,
-): Promise<Started | Row[]> {
+): Promise<Listening | Row[]> {
   try {
     return await startRegistry(context);
   } catch (error) {

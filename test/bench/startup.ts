@@ -1,6 +1,7 @@
 import type { BenchContext } from "./context.ts";
 import { startDependent } from "./dependent.ts";
-import { command, startNode } from "./proc.ts";
+import { builtCommand } from "../support/process.ts";
+import { startNode } from "../support/spawn.ts";
 import { keepAliveAgent, registryOrSkip } from "./services.ts";
 import { fmt, medianSpread, summarize } from "./stats.ts";
 import { skipped, type Row } from "./table.ts";
@@ -14,10 +15,10 @@ import { skipped, type Row } from "./table.ts";
 export async function benchStartup(context: BenchContext): Promise<Row[]> {
   const what = "service process start → registered";
   const candidates = [["helloservice", "HelloService"], ["logservice", "LogService"]] as const;
-  const found = candidates.find(([name]) => command(name));
+  const found = candidates.find(([name]) => builtCommand(name));
   if (!found) return [skipped(what, "≤ 300 ms", "no service command built")];
   const [name, serviceName] = found;
-  const script = command(name);
+  const script = builtCommand(name);
   if (!script) return [skipped(what, "≤ 300 ms", `cmd/${name} not built`)];
   const registry = await registryOrSkip(context, [[what, "≤ 300 ms"]]);
   if (Array.isArray(registry)) return registry;

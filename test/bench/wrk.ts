@@ -6,7 +6,8 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { wrkEntry } from "./entries.ts";
 import { cpuShares, type LoadGenerator, type LoadRun, type RunConfig } from "./load.ts";
-import { cpuMs, machineCpuMs, sleep } from "./proc.ts";
+import { setTimeout as delay } from "node:timers/promises";
+import { cpuMs, machineCpuMs } from "./usage.ts";
 
 /** What wrk printed, in the units the bench uses. */
 export interface WrkOutput {
@@ -76,9 +77,9 @@ export async function startWrk(dir: string): Promise<LoadGenerator | undefined> 
       return { target, generators: [generator], machine, at: performance.now() };
     };
     // Its connections are up within milliseconds; sample inside its window, not at its edges.
-    await sleep(100);
+    await delay(100);
     const begin = await sampleNow();
-    await sleep(seconds * 1_000 - 200);
+    await delay(seconds * 1_000 - 200);
     const end = await sampleNow();
     const [code] = await exited;
     const text = Buffer.concat(output).toString("utf8");

@@ -13,9 +13,9 @@ import {
   report,
   serviceNames,
   startSystem,
-  waitFor,
   type System,
 } from "./procs.ts";
+import { eventually } from "../support/wait.ts";
 
 type Target = "registry" | keyof typeof serviceNames;
 
@@ -308,12 +308,12 @@ describe("bad input against every endpoint of every service", () => {
     for (const [target, path] of Object.entries(marks)) {
       await request(`${system.get(target as keyof typeof marks).url}${path}`);
     }
-    return waitFor("the marker lines in the log file", async () => {
+    return eventually(async () => {
       const text = await readFile(system.logFile, "utf8");
       const found = ["GradingService", "TeacherPortal", "HelloService"].every((name) =>
         new RegExp(`\\[${name}\\] - .*${tag}`).test(text));
       return found && text;
-    }, { ms: 5_000 });
+    }, 5_000, "the marker lines in the log file");
   }
 
   async function assertUnchanged(): Promise<void> {

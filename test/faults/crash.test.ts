@@ -11,10 +11,10 @@ import {
   serviceNames,
   startObserver,
   startSystem,
-  waitFor,
   type Observer,
   type System,
 } from "./procs.ts";
+import { eventually } from "../support/wait.ts";
 
 type Kind = keyof typeof serviceNames;
 
@@ -145,16 +145,16 @@ describe("kill -9 of each service under light traffic", () => {
       assert.equal(added.length, 1, JSON.stringify(added));
 
       if (kind !== "logservice") {
-        await waitFor("portal pages work again", async () => {
+        await eventually(async () => {
           const response = await request(`${system.get("teacherportal").url}/students`);
           return response.status === 200;
-        });
+        }, 10_000, "portal pages work again");
       }
       if (kind === "logservice" || kind === "teacherportal") {
-        await waitFor("the portal's /logs works again", async () => {
+        await eventually(async () => {
           const response = await request(`${system.get("teacherportal").url}/logs`);
           return response.status === 200;
-        });
+        }, 10_000, "the portal's /logs works again");
       }
     });
   }

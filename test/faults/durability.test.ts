@@ -8,7 +8,8 @@ import { after, before, describe, it } from "node:test";
 import { parseStudent } from "../../lib/grades/grades.ts";
 import { request } from "../../lib/std/request.ts";
 import { postEntries } from "../support/log.ts";
-import { counts, report, startSystem, waitFor, type System } from "./procs.ts";
+import { counts, report, startSystem, type System } from "./procs.ts";
+import { eventually } from "../support/wait.ts";
 
 describe("no lost data under kill -9", () => {
   const count = counts();
@@ -58,10 +59,10 @@ describe("no lost data under kill -9", () => {
     }
     // A new port: the hello service finds it through the registry's Added patch.
     await system.restart("logservice", { samePort: false });
-    const text = await waitFor("the lines logged while the log service was down", async () => {
+    const text = await eventually(async () => {
       const file = await readFile(system.logFile, "utf8");
       return names.every((name) => file.includes(`said hello to "${name}"`)) && file;
-    }, { ms: 5_000 });
+    }, 5_000, "the lines logged while the log service was down");
 
     const stored = new Map<string, number>();
     for (const line of text.split("\n")) {

@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import { Agent } from "node:http";
 import { after, before, describe, it } from "node:test";
 import { request } from "../../lib/std/request.ts";
-import { counts, report, rss, startSystem, waitFor, type Proc, type System } from "./procs.ts";
+import { counts, report, rss, startSystem, type Proc, type System } from "./procs.ts";
+import { eventually } from "../support/wait.ts";
 
 const connections = 200;
 const durationMs = 1_500;
@@ -87,10 +88,10 @@ describe("200 concurrent keep-alive connections against each service", () => {
       assert.ok(sockets.size >= connections / 2, `${sockets.size} connections were used`);
       const peak = await rss(proc.pid);
       // Memory settles once the connections are gone; give the GC a moment, with a deadline.
-      const settled = await waitFor(`${target.name} RSS near its start`, async () => {
+      const settled = await eventually(async () => {
         const now = await rss(proc.pid);
         return now <= startRss + rssSlackBytes && now;
-      }, { ms: 5_000, everyMs: 100 });
+      }, 5_000, `${target.name} RSS near its start`);
       console.log(`load ${target.name}: ${done} requests in ${durationMs} ms ` +
         `(${Math.round(done / (durationMs / 1_000))}/s), ` +
         `RSS ${mb(startRss)} → peak ${mb(peak)} ` +

@@ -7,6 +7,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import {
   parsePatch,
   parseServiceList,
@@ -14,8 +15,9 @@ import {
   type ServiceStatus,
 } from "../../lib/registry/registration.ts";
 import { request } from "../../lib/std/request.ts";
-import { spawnCommand, type Exit, type Spawned } from "../support/process.ts";
-import { createWaiters } from "../support/wait.ts";
+import { commandPath } from "../support/process.ts";
+import { startNode, type Listening } from "../support/spawn.ts";
+import { createWaiters, eventually } from "../support/wait.ts";
 
 /** The commands a system is made of. */
 export type Command =
@@ -34,25 +36,16 @@ export const serviceNames = {
 } as const;
 
 /** A running service process. */
-export interface Proc extends Spawned {
+export interface Proc extends Listening {
   command: Command;
   /** Its flags after `--host`/`--port` (kept so it can be restarted the same way). */
   args: string[];
   env: Record<string, string>;
-  pid: number;
-  /** The advertised URL from its startup line. */
-  url: string;
   port: number;
-  /** Sends a signal (SIGKILL, SIGSTOP, SIGCONT, …) if it still runs. */
-  signal(name: NodeJS.Signals): void;
-  /** kill -9 and wait until it is gone. */
-  crash(): Promise<Exit>;
-  /** SIGTERM (graceful stop) and wait up to `ms`, then SIGKILL. */
-  stop(ms?: number): Promise<Exit>;
 }
 
 /** Options of `spawnService`. */
-export interface SpawnOptions {
+export interface ServiceOptions {
   args?: string[];
   env?: Record<string, string>;
   /** Port to bind; default 0 (any free port). */
@@ -63,80 +56,17 @@ export interface SpawnOptions {
 
 /**
  * Spawns `node <command>/main.js --host 127.0.0.1 --port <port> …args` and resolves once it
- * printed `… listening on <url>`; rejects (with its stderr) when it exits first or is late.
+ * printed `… listening on <url>`; rejects (with its output) when it exits first or is late.
  */
-export async function spawnService(command: Command, options: SpawnOptions = {}): Promise<Proc> {
+export async function spawnService(command: Command, options: ServiceOptions = {}): Promise<Proc> {
   const { args = [], env = {}, port = 0, startMs = 10_000 } = options;
-  const spawned = spawnCommand(command, ["--host", "127.0.0.1", "--port", String(port), ...args], {
+  const started = await startNode(
+    pathToFileURL(commandPath(command)),
+    ["--host", "127.0.0.1", "--port", String(port), ...args],
     // Never pick up the outer shell's registry or token.
-    env: { REGISTRY_URL: "", REGISTRY_TOKEN: "", ...env },
-  });
-  const { child, exited, alive } = spawned;
-  const started = spawned.waitOutput(/ listening on (http:\/\/\S+)/, startMs);
-  const died = exited.then((exit) => {
-    throw new Error(`${command} exited (${exit.code ?? exit.signal}) before listening: ` +
-      spawned.stderr());
-  });
-  died.catch(() => undefined);
-  let url: string;
-  try {
-    url = (await Promise.race([started, died]))[1] ?? "";
-  } catch (error) {
-    if (child.exitCode === null) child.kill("SIGKILL");
-    throw error;
-  }
-  const signal = (name: NodeJS.Signals) => {
-    if (alive()) child.kill(name);
-  };
-  return {
-    ...spawned,
-    command,
-    args,
-    env,
-    pid: child.pid ?? 0,
-    url,
-    port: Number(new URL(url).port),
-    signal,
-    crash: async () => {
-      signal("SIGKILL");
-      return exited;
-    },
-    stop: async (ms = 5_000) => {
-      signal("SIGCONT");
-      signal("SIGTERM");
-      const timer = setTimeout(() => signal("SIGKILL"), ms);
-      const exit = await exited;
-      clearTimeout(timer);
-      return exit;
-    },
-  };
-}
-
-/**
- * Polls `check` every `everyMs` until it returns something other than `undefined`/`false`,
- * and resolves with it; rejects naming `what` (and the last error `check` threw) after `ms`.
- */
-export async function waitFor<T>(
-  what: string,
-  check: () => T | undefined | false | Promise<T | undefined | false>,
-  options: { ms?: number; everyMs?: number } = {},
-): Promise<T> {
-  const { ms = 10_000, everyMs = 20 } = options;
-  const deadline = performance.now() + ms;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    if (performance.now() > deadline) {
-      const why = lastError instanceof Error ? ` (last error: ${lastError.message})` : "";
-      throw new Error(`waitFor: ${what}: not within ${ms} ms${why}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
+    { name: command, env: { REGISTRY_URL: "", REGISTRY_TOKEN: "", ...env }, timeoutMs: startMs },
+  );
+  return { ...started, command, args, env, port: Number(new URL(started.url).port) };
 }
 
 /** `GET /services` of a registry, parsed. */
@@ -154,11 +84,11 @@ export function waitListed(
   options: { status?: "passing" | "critical"; ms?: number } = {},
 ): Promise<ServiceStatus> {
   const { status = "passing", ms = 10_000 } = options;
-  return waitFor(
-    `${url} listed as ${status}`,
+  return eventually(
     async () =>
       (await listed(registryURL)).find((s) => s.ServiceURL === url && s.Status === status),
-    { ms },
+    ms,
+    `${url} listed as ${status}`,
   );
 }
 

@@ -12,9 +12,9 @@ import {
   report,
   spawnService,
   startSystem,
-  waitFor,
   type System,
 } from "./procs.ts";
+import { eventually } from "../support/wait.ts";
 
 // docs/protocol.md#the-service-runner: a service registers again after 3 × the registry's interval
 // without a heartbeat (the runner learns the interval from the heartbeats it receives). Long
@@ -54,11 +54,11 @@ describe("losing the registry", () => {
     assert.deepEqual(now.map((s) => s.ServiceURL).sort(), before,
       `old registry: ${old.stderr()}\nnew registry: ${registry.stderr()}`);
     // Loaded entries are checked at once; wait until each was checked twice since the restart.
-    await waitFor("every service checked by the new registry", async () => {
+    await eventually(async () => {
       const checked = await listed(system.registryURL);
       return checked.every((s) => s.Status === "passing" && s.LastCheck !== null &&
         Date.parse(s.LastCheck) >= restartedAt + intervalMs) && checked;
-    });
+    }, 10_000, "every service checked by the new registry");
     assert.deepEqual(registrations(registry.stderr()), [], "no re-registration storm");
   });
 
@@ -76,17 +76,14 @@ describe("losing the registry", () => {
         .filter((line) => line.includes("no heartbeat"));
       // Each service waits three of the intervals it measured; on a busy machine those stretch,
       // so the deadline is generous and the services' own words say why they registered.
-      const back = await waitFor(
-        "every service registered again (anti-entropy)",
-        async () => {
-          const now = (await listed(system.registryURL)).map((s) => s.ServiceURL).sort();
-          return before.every((url) => now.includes(url)) && now;
-        },
-        { ms: 10 * intervalMs + 10_000, everyMs: 10 },
-      ).catch((error: unknown) => {
-        throw new Error(`${(error as Error).message}; they said: ${said().join(" | ")}`,
-          { cause: error });
-      });
+      const back = await eventually(async () => {
+        const now = (await listed(system.registryURL)).map((s) => s.ServiceURL).sort();
+        return before.every((url) => now.includes(url)) && now;
+      }, 10 * intervalMs + 10_000, "every service registered again (anti-entropy)")
+        .catch((error: unknown) => {
+          throw new Error(`${(error as Error).message}; they said: ${said().join(" | ")}`,
+            { cause: error });
+        });
       const took = performance.now() - restarted;
       console.log(`registry-loss: every service registered again ${Math.round(took)} ms after ` +
         "the registry restarted without its state");
@@ -104,10 +101,10 @@ describe("losing the registry", () => {
     const now = (await listed(system.registryURL)).map((s) => s.ServiceURL);
     assert.ok(urls().every((url) => now.includes(url)), "all services registered again");
     const portal = system.get("teacherportal").url;
-    const students = await waitFor("portal /students", async () => {
+    const students = await eventually(async () => {
       const response = await request(`${portal}/students`);
       return response.status === 200 && response;
-    }, { ms: 3_000 });
+    }, 3_000, "portal /students");
     assert.equal(students.status, 200);
     const logs = await request(`${portal}/logs`);
     assert.equal(logs.status, 200, logs.text().slice(0, 300));
@@ -139,11 +136,11 @@ describe("a corrupt registry state file", () => {
       args: ["--registry", system.registryURL, "--file", join(system.dir, "x.log")],
     });
     t.after(() => log.stop());
-    await waitFor("a fresh state file", async () => {
+    await eventually(async () => {
       // A running registry appends changes to its journal (snapshot written when it grows).
       const text = await readFile(`${system.statePath}.journal`, "utf8").catch(() => "");
       return text.includes(log.url);
-    });
+    }, 10_000, "a fresh state file");
     assert.equal(await readFile(join(system.dir, aside[0] ?? ""), "utf8"), garbage);
   });
 });

@@ -12,7 +12,7 @@ import {
   type EtcdMemberSpec,
 } from "../../lib/launcher/etcd.ts";
 import { request } from "../../lib/std/request.ts";
-import { spawnProgram, type Spawned } from "./process.ts";
+import { spawnProgram, type Spawned } from "./spawn.ts";
 import { freePort, tempDir } from "./temp.ts";
 import { eventually } from "./wait.ts";
 

@@ -1,5 +1,6 @@
 // Test helpers for waiting on things without fixed sleeps: a promise settled by hand, a
 // condition re-checked whenever the test's own state changes, and polling with a deadline.
+import { setTimeout as delay } from "node:timers/promises";
 
 /** A promise and the function that resolves it (`Promise.withResolvers` is missing on v20). */
 export interface Deferred<T> {
@@ -58,19 +59,30 @@ export function createWaiters(): Waiters {
 }
 
 /**
- * Retries `probe` until it returns a value other than `undefined`, for at most `ms`.
- * For conditions that have no event to await (e.g. "the port refuses connections").
+ * Retries `probe` until it returns a value other than `undefined` or `false`, and resolves with
+ * it; for conditions that have no event to await (e.g. "the port refuses connections", "the
+ * registry lists it"). An error `probe` throws counts as "not yet". Rejects after `ms`, naming
+ * `what` and the last error. The pause between tries grows from 5 ms to 100 ms, so a quick
+ * condition is seen at once and a slow one does not keep a busy machine busier.
  */
 export async function eventually<T>(
-  probe: () => Promise<T | undefined> | T | undefined,
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
   ms = 5_000,
   what = "condition",
 ): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
+  const deadline = performance.now() + ms;
+  let lastError: unknown;
+  for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
+    try {
+      const value = await probe();
+      if (value !== undefined && value !== false) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (performance.now() > deadline) {
+      const why = lastError instanceof Error ? ` (last error: ${lastError.message})` : "";
+      throw new Error(`timed out after ${ms} ms waiting for ${what}${why}`, { cause: lastError });
+    }
+    await delay(pause);
   }
 }

@@ -1,19 +1,15 @@
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
-import { once } from "node:events";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createServer, type AddressInfo } from "node:net";
-import { createInterface } from "node:readline";
-import { promisify } from "node:util";
 import { describe, it, type TestContext } from "node:test";
 import { systemServices } from "../../lib/launcher/services.ts";
 import { request } from "../../lib/std/request.ts";
-import { commandPath, runCommand } from "../support/process.ts";
+import { runCommand, startCommand } from "../support/process.ts";
+import { spawnNode } from "../support/spawn.ts";
 import { tempDir } from "../support/temp.ts";
 import { eventually } from "../support/wait.ts";
 
-const launcher = commandPath("launcher");
 // The system as the launcher defines it: these tests follow its list.
 const services = systemServices("");
 const names = services.map((spec) => spec.name);
@@ -26,13 +22,10 @@ interface Row {
 
 /** Starts the launcher on free ports and waits for its "Teacher portal" line. */
 async function startLauncher(t: TestContext, dir: string) {
-  const args = [launcher, "--ports", "any", "--dir", dir, "--host", "127.0.0.1"];
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
-  const exited = once(child, "exit");
-  const lines: string[] = [];
+  const launcher = startCommand(t, "launcher",
+    ["--ports", "any", "--dir", dir, "--host", "127.0.0.1"]);
   const rows = new Map<string, Row>();
   t.after(() => {
-    if (child.exitCode === null) child.kill("SIGKILL");
     // Should a test fail halfway, no service outlives it either.
     for (const { pid } of rows.values()) {
       try {
@@ -42,23 +35,15 @@ async function startLauncher(t: TestContext, dir: string) {
       }
     }
   });
-  const portal = new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout }).on("line", (line) => {
-      lines.push(line);
-      const match = /^Teacher portal: (\S+)\/students$/.exec(line);
-      if (match?.[1]) resolve(match[1]);
-    });
-    void exited.then(() => reject(new Error(`launcher exited early:\n${lines.join("\n")}`)));
-  });
-  createInterface({ input: child.stderr }).on("line", (line) => lines.push(line));
-  const portalURL = await portal;
+  const [, portalURL = ""] = await launcher.waitLine(/^Teacher portal: (\S+)\/students$/, 60_000);
+  const lines = () => `${launcher.stdout()}${launcher.stderr()}`.split("\n");
   // The summary lists every service's URL and process ID.
-  for (const line of lines) {
+  for (const line of lines()) {
     const match = /^ {2}(\w+) +(http:\/\/\S+) +pid (\d+)$/.exec(line);
     if (match?.[1] && match[2]) rows.set(match[1], { url: match[2], pid: Number(match[3]) });
   }
   const url = (name: string) => rows.get(name)?.url ?? assert.fail(`no row for ${name}`);
-  return { child, exited, lines, portalURL, rows, url };
+  return { launcher, child: launcher.child, lines, portalURL, rows, url };
 }
 
 /** Resolves once nothing listens at any of `urls`. */
@@ -83,17 +68,14 @@ async function allDeregistered(dir: string): Promise<void> {
 describe("launcher (make run)", () => {
   it("starts all, serves the portal, stops all on SIGTERM; each deregisters", async (t) => {
     const dir = await tempDir(t, "launcher");
-    const { child, exited, lines, portalURL, rows, url } = await startLauncher(t, dir);
+    const { launcher, child, lines, portalURL, rows, url } = await startLauncher(t, dir);
 
     // Every service's output carries its name.
     for (const name of names) {
       const started = new RegExp(`^${name} +\\| .*listening on http://127\\.0\\.0\\.1:\\d+`);
-      assert.ok(
-        lines.some((line) => started.test(line)),
-        `no prefixed startup line for ${name}:\n${lines.join("\n")}`,
-      );
+      assert.ok(lines().some((line) => started.test(line)), `no startup line for ${name}`);
     }
-    assert.deepEqual([...rows.keys()], names, `summary lists every service:\n${lines.join("\n")}`);
+    assert.deepEqual([...rows.keys()], names, `summary lists every service:\n${launcher.tail()}`);
 
     const students = await request(`${portalURL}/students`);
     assert.equal(students.status, 200);
@@ -117,10 +99,10 @@ describe("launcher (make run)", () => {
     );
 
     child.kill("SIGTERM");
-    const [code] = await exited;
-    assert.equal(code, 0, lines.join("\n"));
+    const { code } = await launcher.exited;
+    assert.equal(code, 0, launcher.tail());
     // Reverse order: the last one first, the registry last.
-    const stopping = lines
+    const stopping = lines()
       .filter((line) => / \| stopping$/.test(line))
       .map((line) => line.split(" ")[0]);
     assert.deepEqual(stopping, [...names].reverse());
@@ -139,11 +121,7 @@ describe("launcher (make run)", () => {
     await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
     t.after(() => taken.close());
     const port = String((taken.address() as AddressInfo).port);
-    const run = (...args: string[]) =>
-      promisify(execFile)(process.execPath, [launcher, "--dir", dir, ...args]).then(
-        () => ({ code: 0, stderr: "" }),
-        (error: { code: number; stderr: string }) => error,
-      );
+    const run = (...args: string[]) => runCommand("launcher", ["--dir", dir, ...args]);
     const busy = await run("--host", "127.0.0.1", "--port", port);
     assert.equal(busy.code, 1);
     assert.match(
@@ -160,39 +138,31 @@ describe("launcher (make run)", () => {
 
   it("reports a killed service with its signal and the command that starts it again", async (t) => {
     const dir = await tempDir(t, "launcher");
-    const { child, exited, lines, rows, url } = await startLauncher(t, dir);
+    const { launcher, child, rows, url } = await startLauncher(t, dir);
     const last = names.at(-1) ?? "";
     const victim = rows.get(last) ?? assert.fail("no last service");
     process.kill(victim.pid, "SIGKILL");
-    const prefix = new RegExp(`^${last} +\\| `);
-    const [, command = ""] = await eventually(() => {
-      const at = lines.findIndex((line) => prefix.test(line) && / killed by SIGKILL; /.test(line));
-      return at === -1 ? undefined : /\| +node (.+)$/.exec(lines[at + 1] ?? "") ?? undefined;
-    }, 10_000, "the launcher's report of the killed service");
+    const report = new RegExp(`^${last} +\\| killed by SIGKILL; .*\n${last} +\\| +node (.+)$`, "m");
+    const [, command = ""] = await launcher.waitOutput(report);
     // The command it printed brings the service back, under the same URL.
-    const again = spawn(process.execPath, command.split(" "), {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    t.after(() => again.kill("SIGKILL"));
-    const [line] = await once(createInterface({ input: again.stdout }), "line");
-    assert.match(String(line), new RegExp(` listening on ${url(last)}$`));
-    again.kill("SIGTERM");
-    await once(again, "exit");
+    const again = spawnNode("restarted", command.split(" "));
+    t.after(() => again.signal("SIGKILL"));
+    await again.waitLine(new RegExp(` listening on ${url(last)}$`));
+    assert.equal((await again.stop()).code, 0, again.tail());
 
     child.kill("SIGTERM");
-    assert.equal((await exited)[0], 0, lines.join("\n"));
+    assert.equal((await launcher.exited).code, 0, launcher.tail());
   });
 
   it("stops every service on SIGHUP even when its terminal is gone", async (t) => {
     const dir = await tempDir(t, "launcher");
-    const { child, exited, rows } = await startLauncher(t, dir);
+    const { launcher, child, rows } = await startLauncher(t, dir);
     // The reader goes away first (`make run | tee`, a closed terminal): every later write of
     // the launcher fails with EPIPE.
     child.stdout.destroy();
     child.stderr.destroy();
     child.kill("SIGHUP");
-    const [code] = await exited;
-    assert.equal(code, 0);
+    assert.equal((await launcher.exited).code, 0);
     for (const { url } of rows.values()) {
       await assert.rejects(request(url, { timeoutMs: 1_000 }), { code: "ECONNREFUSED" });
     }
@@ -201,9 +171,8 @@ describe("launcher (make run)", () => {
 
   it("leaves nothing behind when killed with SIGKILL: each service deregisters", async (t) => {
     const dir = await tempDir(t, "launcher");
-    const { child, exited, rows } = await startLauncher(t, dir);
-    child.kill("SIGKILL");
-    await exited;
+    const { launcher, rows } = await startLauncher(t, dir);
+    await launcher.crash();
     await nothingListens([...rows.values()].map((row) => row.url));
     // The registry stops last, once every other service has gone; a clean stop removes its
     // lock file (the killed launcher's own stays behind, stale).

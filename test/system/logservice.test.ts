@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
 import { listServices } from "../../lib/registry/client.ts";
 import { request } from "../../lib/std/request.ts";
-import { runCommand, startCommand, type CommandName, type Spawned } from "../support/process.ts";
+import { runCommand, startCommand, type CommandName } from "../support/process.ts";
+import type { Spawned } from "../support/spawn.ts";
 import { tempDir } from "../support/temp.ts";
 import { eventually } from "../support/wait.ts";
 

@@ -2,8 +2,10 @@ import assert from "node:assert/strict";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
-import { eventually, has, list, post, remove, startFake } from "../lib/registry/helpers.ts";
-import { runCommand, startCommand, startProvider, type Spawned } from "../support/process.ts";
+import { has, list, post, remove, startFake } from "../lib/registry/helpers.ts";
+import { eventually } from "../support/wait.ts";
+import { runCommand, startCommand, startProvider } from "../support/process.ts";
+import type { Spawned } from "../support/spawn.ts";
 import { tempDir } from "../support/temp.ts";
 
 /** Starts the registry and resolves with its advertised URL once it printed its line. */
@@ -142,7 +144,8 @@ describe("registryservice command", () => {
       HeartbeatURL: `${providerURL}/heartbeat` });
     await watcher.waitPatch((patch) => has(patch, providerURL));
     // The first check has run, leaving its keep-alive connection in the pool.
-    await eventually(() => list(url, "Crashy"), (rows) => rows[0]?.LastCheck !== null);
+    await eventually(async () => (await list(url, "Crashy"))[0]?.LastCheck !== null, 5_000,
+      "a first check of Crashy");
     const killed = performance.now();
     provider.kill("SIGKILL");
     // The next check is a minute away: only the crash probe gets it here in time.
@@ -160,7 +163,8 @@ describe("registryservice command", () => {
     await post(url, healthy.registration("Healthy"));
     await post(url, { ServiceName: "Sleepy", ServiceURL: providerURL,
       HeartbeatURL: `${providerURL}/heartbeat` });
-    await eventually(() => list(url, "Sleepy"), (rows) => rows[0]?.LastCheck !== null);
+    await eventually(async () => (await list(url, "Sleepy"))[0]?.LastCheck !== null, 5_000,
+      "a first check of Sleepy");
     provider.kill("SIGSTOP");
     const stopped = performance.now();
     const beats = healthy.heartbeats;

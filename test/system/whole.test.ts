@@ -5,7 +5,8 @@ import { readFile } from "node:fs/promises";
 import { after, before, describe, it } from "node:test";
 import { parseStudent } from "../../lib/grades/grades.ts";
 import { request } from "../../lib/std/request.ts";
-import { escape, startSystem, waitFor, waitListed, type System } from "../faults/procs.ts";
+import { escape, startSystem, waitListed, type System } from "../faults/procs.ts";
+import { eventually } from "../support/wait.ts";
 
 describe("the whole system as separate processes", () => {
   let system: System;
@@ -39,14 +40,14 @@ describe("the whole system as separate processes", () => {
 
     // Both services log the grade through the remote logger; it arrives after a batch delay.
     const quoted = escape(JSON.stringify(title));
-    const lines = await waitFor("the portal and grading lines in the log file", async () => {
+    const lines = await eventually(async () => {
       const text = await readFile(system.logFile, "utf8");
       const portalLine = new RegExp(`^go \\S+ \\S+ \\[TeacherPortal\\] - added grade ${quoted}`,
         "m").test(text);
       const gradingLine = new RegExp(`^go \\S+ \\S+ \\[GradingService\\] - added grade ${quoted}`,
         "m").test(text);
       return portalLine && gradingLine && text;
-    });
+    }, 10_000, "the portal and grading lines in the log file");
     assert.ok(lines.length > 0);
   });
 
@@ -74,11 +75,10 @@ describe("the whole system as separate processes", () => {
     // A new port: the portal can only find it through the registry's Added patch.
     const restarted = await system.restart("gradingservice", { samePort: false });
     await waitListed(system.registryURL, restarted.url);
-    const page = await waitFor("the student page through the restarted grading service",
-      async () => {
-        const response = await request(portal("/students/2"));
-        return response.status === 200 && response.text();
-      });
+    const page = await eventually(async () => {
+      const response = await request(portal("/students/2"));
+      return response.status === 200 && response.text();
+    }, 10_000, "the student page through the restarted grading service");
     assert.match(page, new RegExp(escape(title)));
     assert.doesNotMatch(page, /Lost/);
     const students = await request(portal("/students"));

@@ -3,7 +3,8 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
 import { request } from "../../../lib/std/request.ts";
-import { startCommand, type Spawned } from "../../support/process.ts";
+import { startCommand } from "../../support/process.ts";
+import type { Spawned } from "../../support/spawn.ts";
 import { deadURL, tempDir } from "../../support/temp.ts";
 
 const run = (t: TestContext, args: string[]): Spawned => startCommand(t, "gradingservice", args);

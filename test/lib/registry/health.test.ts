@@ -3,7 +3,8 @@ import { once } from "node:events";
 import { describe, it } from "node:test";
 import { startProvider } from "../../support/process.ts";
 import { startChecker, startHeartbeats } from "./checker.ts";
-import { eventually, has, list, post, startFake, startRegistry } from "./helpers.ts";
+import { has, list, post, startFake, startRegistry } from "./helpers.ts";
+import { eventually } from "../../support/wait.ts";
 
 const fast = { heartbeatIntervalMs: 50, heartbeatTimeoutMs: 200, retryDelayMs: 20 };
 
@@ -41,7 +42,7 @@ describe("registry health checks", () => {
     const provider = await startFake(t);
     provider.health = 503;
     await post(url, provider.registration("Flaky"));
-    await eventually(() => list(url, "Flaky"), (rows) => rows.length === 0);
+    await eventually(async () => (await list(url, "Flaky")).length === 0, 5_000, "Flaky dropped");
     assert.ok(lines.some((line) => line.includes("critical for 150 ms: deregistering")));
   });
 
@@ -72,7 +73,8 @@ describe("registry crash detection", () => {
         HeartbeatURL: `${provider}/heartbeat` });
       await watcher.waitPatch((patch) => has(patch, provider));
       // The first check has run (and left its connection in the pool) once LastCheck is set.
-      await eventually(() => list(url, "Crashy"), (rows) => rows[0]?.LastCheck !== null);
+      await eventually(async () => (await list(url, "Crashy"))[0]?.LastCheck !== null, 5_000,
+        "a first check of Crashy");
       const killed = performance.now();
       child.kill("SIGKILL");
       // Without the crash probe it would take the 60 s interval; how fast it is, make bench says.

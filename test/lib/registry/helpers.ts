@@ -157,23 +157,6 @@ function waitEvent<T>(
   });
 }
 
-/** Polls `read` on every registry event loop turn until `match` holds (bounded). */
-export async function eventually<T>(
-  read: () => Promise<T>,
-  match: (value: T) => boolean,
-  timeoutMs = 5_000,
-): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (match(value)) return value;
-    if (performance.now() > deadline) {
-      throw new Error(`condition not met within ${timeoutMs} ms: ${JSON.stringify(value)}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 /** True when `patch` adds (or with `removed`, removes) `url`. */
 export function has(patch: Patch, url: string, list: "Added" | "Removed" = "Added"): boolean {
   return patch[list].some((entry) => entry.URL === url);

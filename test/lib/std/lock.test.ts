@@ -3,7 +3,8 @@ import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
 import { LockedError, withFileLock } from "../../../lib/std/lock.ts";
-import { startScript, type Spawned } from "../../support/process.ts";
+import { startScript } from "../../support/process.ts";
+import type { Spawned } from "../../support/spawn.ts";
 import { tempDir } from "../../support/temp.ts";
 import { deferred } from "../../support/wait.ts";
 
