@@ -79,9 +79,16 @@ export function createRegistrar(options: RegistrarOptions): Registrar {
     if (!(silenceMs > 0 && Number.isFinite(silenceMs))) return;
     clearTimeout(antiEntropyTimer);
     antiEntropyTimer = setTimeout(() => {
-      antiEntropyTimer = undefined;
-      log(`no heartbeat from the registry for ${silenceMs} ms: registering again`);
-      start();
+      // After the process stood still (a busy machine), timers run before the sockets are
+      // read: a heartbeat may already be waiting. Decide after that I/O (setImmediate runs
+      // after the poll phase); a heartbeat meanwhile has re-armed the timer.
+      const armed = antiEntropyTimer;
+      setImmediate(() => {
+        if (antiEntropyTimer !== armed) return;
+        antiEntropyTimer = undefined;
+        log(`no heartbeat from the registry for ${silenceMs} ms: registering again`);
+        start();
+      });
     }, silenceMs);
   };
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Agent, createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { connect, type AddressInfo } from "node:net";
 import { describe, it, type TestContext } from "node:test";
 import { callProvider } from "../../../lib/registry/call.ts";
 import { sendText, type Handler } from "../../../lib/std/http.ts";
@@ -245,12 +245,12 @@ describe("startService", () => {
       r.method === "POST"
         ? { status: 200, body: answers[posts(fake).length - 1] ?? "" }
         : { status: 200 };
-    const { handle, lines } = await start(t, fake.url, { antiEntropyMs: 150 });
+    const { handle, lines } = await start(t, fake.url, { antiEntropyMs: 500 });
     await handle.registered;
     assert.deepEqual(handle.providers.list("A"), ["http://old:1"]);
     await postPatch(handle.url, '{"Added":[{"Name":"B","URL":"http://b:1"}]}');
     // Heartbeats keep it quiet for well over the anti-entropy time.
-    const until = Date.now() + 450;
+    const until = Date.now() + 1_200;
     while (Date.now() < until) {
       assert.equal((await fresh(`${handle.url}/heartbeat`)).status, 200);
       await new Promise((resolve) => setTimeout(resolve, 30));
@@ -258,10 +258,44 @@ describe("startService", () => {
     assert.equal(posts(fake).length, 1, "no re-registration while heartbeats arrive");
     // Then silence: it registers again and the answer replaces every set.
     await fake.waitFor((r) => r.method === "POST", 1);
-    await lines.waitFor(/no heartbeat from the registry for 150 ms: registering again/);
+    await lines.waitFor(/no heartbeat from the registry for 500 ms: registering again/);
     await eventually(() => (handle.providers.list("A")[0] === "http://new:1" ? true : undefined));
     assert.deepEqual(handle.providers.list("B"), []);
   });
+
+  it("counts a heartbeat that waited out a stall of the process before registering again",
+    async (t) => {
+      const fake = await registry(t);
+      const { handle, lines } = await start(t, fake.url, { antiEntropyMs: 300 });
+      await handle.registered;
+      const socket = connect(Number(new URL(handle.url).port), "127.0.0.1").setEncoding("utf8");
+      t.after(() => socket.destroy());
+      const answered = () => new Promise<void>((resolve) => {
+        const onData = (chunk: string) => {
+          if (!chunk.includes("HTTP/1.1 200")) return;
+          socket.off("data", onData);
+          resolve();
+        };
+        socket.on("data", onData);
+      });
+      const heartbeat = "GET /heartbeat HTTP/1.1\r\nHost: test\r\n\r\n";
+      // One heartbeat first, so the connection is open and idle on both sides.
+      const first = answered();
+      socket.write(heartbeat);
+      await first;
+      const second = answered();
+      socket.write(heartbeat);
+      // The process stands still for twice the anti-entropy time (as on a machine busy with
+      // other work) while the second heartbeat waits in the socket: when it runs again, the
+      // overdue timer comes first.
+      const stallUntil = performance.now() + 600;
+      while (performance.now() < stallUntil) {
+        // Busy: no event loop turn.
+      }
+      await second;
+      assert.deepEqual(lines.lines.filter((line) => /registering again/.test(line)), []);
+      assert.equal(posts(fake).length, 1, "registered once");
+    });
 
   it("learns the registry's interval and re-registers after 3 silent intervals", async (t) => {
     const fake = await registry(t);
