@@ -1,12 +1,13 @@
 import { once } from "node:events";
+import { setTimeout as delay } from "node:timers/promises";
 import type { BenchContext } from "./context.ts";
 import { deregisterAt, registerAt } from "./dependent.ts";
-import { sleep, startNode } from "./proc.ts";
 import { keepAliveAgent, registryOrSkip } from "./services.ts";
 import { fmt, summarize } from "./stats.ts";
 import type { Row } from "./table.ts";
 import type { WatchersReached, WatchersTarget } from "./watchers.ts";
 import { request } from "../../lib/std/request.ts";
+import { startNode } from "../support/spawn.ts";
 
 /**
  * Blocking queries (README, Registration): N watchers in a child process each loop on
@@ -58,7 +59,7 @@ export async function benchBlocking(context: BenchContext): Promise<Row[]> {
     for (let i = 0; i < trials && !signal.aborted; i++) {
       // The watchers' new requests, sent right after their answers, have arrived by now: the
       // registration meets them waiting, not arriving.
-      await sleep(300, signal);
+      await delay(300, undefined, { signal });
       const start = performance.now();
       watched.push(await registerTrial("watched", i));
       try {
