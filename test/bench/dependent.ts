@@ -162,6 +162,28 @@ export async function registerAt(registryURL: string, registration: Registration
   }
 }
 
+/**
+ * Registers an instance of "X" at `url` (checked at `heartbeatURL`, or not at all) and times
+ * `dependent`'s `Added` for it: ms from just before the POST to the patch (infinite when it
+ * did not come within `deadlineMs`), and ms until the POST was answered.
+ */
+export async function timeAdded(registryURL: string, dependent: Dependent, url: string,
+  agent: http.Agent, deadlineMs: number, heartbeatURL = ""):
+  Promise<{ addedMs: number; answerMs: number }> {
+  const start = performance.now();
+  const arrival = dependent.waitFor("Added", "X", url, start, deadlineMs).then(
+    (a) => a.at - start, () => Number.POSITIVE_INFINITY);
+  await registerAt(registryURL, {
+    ServiceName: "X",
+    ServiceURL: url,
+    RequiredServices: [],
+    ServiceUpdateURL: "",
+    HeartbeatURL: heartbeatURL,
+  }, agent);
+  const answerMs = performance.now() - start;
+  return { addedMs: await arrival, answerMs };
+}
+
 /** DELETEs a registration; throws unless the registry answers 200. */
 export async function deregisterAt(registryURL: string, serviceURL: string,
   agent: http.Agent): Promise<void> {

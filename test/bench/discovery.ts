@@ -1,5 +1,5 @@
 import type { BenchContext } from "./context.ts";
-import { deregisterAt, registerAt, startDependent } from "./dependent.ts";
+import { deregisterAt, startDependent, timeAdded } from "./dependent.ts";
 import { keepAliveAgent, registryOrSkip } from "./services.ts";
 import { fmt, summarize } from "./stats.ts";
 import type { Row } from "./table.ts";
@@ -38,18 +38,8 @@ export async function benchDiscovery(context: BenchContext): Promise<Row[]> {
       const roundAdded: number[] = [];
       for (let i = 0; i < count && !signal.aborted; i++) {
         const url = `${dependent.url}/x/${round}-${i}`;
-        const start = performance.now();
-        const arrival = dependent.waitFor("Added", "X", url, start, deadlineMs).then(
-          (a) => a.at - start, () => Number.POSITIVE_INFINITY);
-        await registerAt(registry.url, {
-          ServiceName: "X",
-          ServiceURL: url,
-          RequiredServices: [],
-          ServiceUpdateURL: "",
-          HeartbeatURL: `${dependent.url}/heartbeat`,
-        }, agent);
-        const answer = performance.now() - start;
-        const addedMs = await arrival;
+        const { addedMs, answerMs: answer } = await timeAdded(registry.url, dependent, url, agent,
+          deadlineMs, `${dependent.url}/heartbeat`);
         const stop = performance.now();
         const removal = dependent.waitFor("Removed", "X", url, stop, deadlineMs).then(
           (a) => a.at - stop, () => Number.POSITIVE_INFINITY);

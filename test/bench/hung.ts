@@ -1,7 +1,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { BenchContext } from "./context.ts";
-import { deregisterAt, registerAt, startDependent } from "./dependent.ts";
+import { deregisterAt, registerAt, startDependent, timeAdded } from "./dependent.ts";
 import { eachLimit, keepAliveAgent, registryOrSkip } from "./services.ts";
 import { fmt, summarize } from "./stats.ts";
 import type { Row } from "./table.ts";
@@ -48,17 +48,7 @@ export async function benchHung(context: BenchContext): Promise<Row[]> {
     // The first 10 are a warm-up, and fill the hung server with a POST from every dependent.
     for (let i = 0; i < trials + 10 && !signal.aborted; i++) {
       const url = `${dependent.url}/x/${i}`;
-      const start = performance.now();
-      const arrival = dependent.waitFor("Added", "X", url, start, deadlineMs).then(
-        (a) => a.at - start, () => Number.POSITIVE_INFINITY);
-      await registerAt(registry.url, {
-        ServiceName: "X",
-        ServiceURL: url,
-        RequiredServices: [],
-        ServiceUpdateURL: "",
-        HeartbeatURL: "",
-      }, agent);
-      const ms = await arrival;
+      const { addedMs: ms } = await timeAdded(registry.url, dependent, url, agent, deadlineMs);
       await deregisterAt(registry.url, url, agent);
       if (i < 10) continue;
       if (!Number.isFinite(ms)) missing++;
