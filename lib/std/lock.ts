@@ -46,8 +46,8 @@ const maxAttempts = 20;
  * 2. otherwise (none, or a stale one) creates the next number with `link()`, which fails
  *    when that name exists — of two starters racing for the same number exactly one wins,
  *    the other starts over and finds the winner alive;
- * 3. looks again, and backs off if an even higher number appeared meanwhile (the loser of
- *    an older race may have re-created a number a newer holder had cleaned up);
+ * 3. looks again: if a higher number appeared meanwhile, it removes its own and starts over
+ *    (it may have re-created a number that a newer holder had just removed as stale);
  * 4. removes the lower, stale lock files.
  * The file is written before it is linked into place, so nobody reads a half-written holder.
  *
@@ -108,7 +108,7 @@ async function lockFile(file: string): Promise<() => Promise<void>> {
       }
       return () => rm(path(mine), { force: true });
     }
-    throw new Error(`lock: ${file}: the lock files kept changing; try again`);
+    throw new Error(`${file}: cannot lock it: its lock files kept changing; try again`);
   } finally {
     await rm(temporary, { force: true });
   }
