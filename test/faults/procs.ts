@@ -50,7 +50,7 @@ export interface ServiceOptions {
   env?: Record<string, string>;
   /** Port to bind; default 0 (any free port). */
   port?: number;
-  /** How long it may take to print its startup line. Default 10 s. */
+  /** How long it may take to print its startup line. Default 30 s. */
   startMs?: number;
 }
 
@@ -59,7 +59,7 @@ export interface ServiceOptions {
  * printed `… listening on <url>`; rejects (with its output) when it exits first or is late.
  */
 export async function spawnService(command: Command, options: ServiceOptions = {}): Promise<Proc> {
-  const { args = [], env = {}, port = 0, startMs = 10_000 } = options;
+  const { args = [], env = {}, port = 0, startMs = 30_000 } = options;
   const started = await startNode(
     pathToFileURL(commandPath(command)),
     ["--host", "127.0.0.1", "--port", String(port), ...args],

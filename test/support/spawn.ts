@@ -29,12 +29,12 @@ export interface Spawned {
   tail(): string;
   /**
    * Resolves with the first match of `pattern` in its stderr+stdout (past or future); rejects
-   * naming the stderr tail after `ms` (default 10 s).
+   * naming the stderr tail after `ms` (default 30 s).
    */
   waitOutput(pattern: RegExp, ms?: number): Promise<RegExpExecArray>;
   /**
    * Resolves with the match of the first stdout line that `pattern` matches; rejects (naming
-   * its stderr) when its output ends without one, or after `ms` (default 10 s).
+   * its stderr) when its output ends without one, or after `ms` (default 30 s).
    */
   waitLine(pattern: RegExp, ms?: number): Promise<RegExpExecArray>;
   /** Sends a signal (SIGKILL, SIGSTOP, SIGCONT, …) if it still runs. */
@@ -57,6 +57,10 @@ export interface SpawnOptions {
   /** Called with every line it prints (stdout and stderr). */
   onLine?: (line: string) => void;
 }
+
+// How long a process may take to print what is awaited by default. A deadline for a broken
+// process, not a speed bound: starting node takes seconds on a machine busy with other work.
+const startDeadlineMs = 30_000;
 
 // Safety net: a failed run must not leave processes behind.
 const everyChild = new Set<ChildProcessByStdio<null, Readable, Readable>>();
@@ -129,14 +133,14 @@ export function spawnProgram(
     stdout: () => out,
     stderr: () => err,
     tail: () => `${err}\n${out}`.trim().split("\n").slice(-20).join("\n"),
-    waitOutput: (pattern, ms = 10_000) =>
+    waitOutput: (pattern, ms = startDeadlineMs) =>
       waiters.until(
         () => pattern.exec(`${err}\n${out}`) ?? undefined,
         ms,
         () => new Error(`${name}: no output matching ${pattern} within ${ms} ms; ` +
           `stderr: ${err.slice(-2_000)}`),
       ),
-    waitLine: (pattern, ms = 10_000) =>
+    waitLine: (pattern, ms = startDeadlineMs) =>
       waiters.until(
         () => {
           const lines = out.split("\n");
@@ -180,7 +184,7 @@ export interface Listening extends Spawned {
 export interface StartOptions extends SpawnOptions {
   /** For error messages. */
   name: string;
-  /** How long it may take to print its listening line. Default 15 s. */
+  /** How long it may take to print its listening line. Default 30 s. */
   timeoutMs?: number;
   signal?: AbortSignal;
 }
@@ -195,7 +199,7 @@ export async function startNode(
   args: string[],
   options: StartOptions,
 ): Promise<Listening> {
-  const { name, timeoutMs = 15_000, signal } = options;
+  const { name, timeoutMs = startDeadlineMs, signal } = options;
   const spawnedAt = performance.now();
   const spawned = spawnNode(name, [fileURLToPath(script), ...args], options);
   const listening = spawned.waitOutput(/ listening on (\S+)/, timeoutMs);
