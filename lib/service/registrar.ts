@@ -173,7 +173,9 @@ export function createRegistrar(options: RegistrarOptions): Registrar {
  * How long a registry's silence may last before the service assumes it was forgotten: three
  * heartbeat intervals (docs/protocol.md#the-service-runner). The interval is not on the wire, so it
  * is learnt as the median of the last few gaps between heartbeats (one late check does not stretch
- * it); re-registering early costs nothing, since registering again is idempotent.
+ * it), once there are two: a registry checks a service at once when it registers, and then on
+ * its own beat, so the first gap may be any fraction of the interval; of two gaps the median is
+ * the longer. Until then the silence allowed is 10 s.
  */
 function heartbeatClock(): { beat(): void; silenceMs(): number } {
   const gaps: number[] = [];
@@ -185,7 +187,7 @@ function heartbeatClock(): { beat(): void; silenceMs(): number } {
       if (gaps.length > 8) gaps.shift();
       last = now;
     },
-    silenceMs: () => (gaps.length === 0 ? 10_000 : Math.ceil(3 * Math.max(median(gaps), 50))),
+    silenceMs: () => (gaps.length < 2 ? 10_000 : Math.ceil(3 * Math.max(median(gaps), 50))),
   };
 }
 

@@ -72,7 +72,7 @@ export interface ServiceOptions {
   /**
    * Register again when no heartbeat arrived for this long: the registry lost us, e.g. it
    * restarted without its state. By default 3 × the registry's heartbeat interval, learnt from
-   * the gaps between its heartbeats (10 s until two have arrived); `0` turns it off.
+   * the gaps between its heartbeats (10 s until three have arrived); `0` turns it off.
    */
   antiEntropyMs?: number;
   /** Bound on flushing the remote log at shutdown. Default 2 s. */

@@ -297,6 +297,22 @@ describe("startService", () => {
       assert.equal(posts(fake).length, 1, "registered once");
     });
 
+  it("does not take the first gap between heartbeats for the registry's interval", async (t) => {
+    // A registry checks a new service at once, then on its own beat: the first gap can be
+    // any fraction of its interval.
+    const fake = await registry(t);
+    const { handle, lines } = await start(t, fake.url);
+    await handle.registered;
+    assert.equal((await fresh(`${handle.url}/heartbeat`)).status, 200);
+    assert.equal((await fresh(`${handle.url}/heartbeat`)).status, 200);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.deepEqual(lines.lines.filter((line) => /registering again/.test(line)), [],
+      "the short first gap alone set no silence");
+    assert.equal((await fresh(`${handle.url}/heartbeat`)).status, 200);
+    const line = await lines.waitFor(/no heartbeat from the registry for (\d+) ms/, 10_000);
+    assert.ok(Number(/for (\d+) ms/.exec(line)?.[1]) >= 900, `${line}: 3 × the 300 ms gap`);
+  });
+
   it("learns the registry's interval and re-registers after 3 silent intervals", async (t) => {
     const fake = await registry(t);
     const { handle, lines } = await start(t, fake.url);
