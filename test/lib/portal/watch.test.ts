@@ -39,20 +39,26 @@ const row = (name: string) => ({
   LastCheck: null,
 });
 
-/** A registry answering blocking queries the documented way, with the requests it saw. */
-async function blockingRegistry(t: TestContext, refuse = false) {
+/**
+ * A registry as the test needs it, with the requests it saw: one answering blocking queries
+ * the documented way, one refusing their parameters, or one that sends no index at all.
+ */
+async function fakeRegistry(t: TestContext, mode: "blocking" | "refuse" | "plain" = "blocking") {
   let index = 1;
   let names = ["A"];
   const held: Array<{ from: number; res: ServerResponse }> = [];
   const seen: string[] = [];
   const answer = (res: ServerResponse) => {
-    res.writeHead(200, { "Content-Type": "application/json", "X-Registry-Index": String(index) });
+    const indexed = mode === "plain" ? {} : { "X-Registry-Index": String(index) };
+    res.writeHead(200, { "Content-Type": "application/json", ...indexed });
     res.end(JSON.stringify({ Services: names.map(row) }));
   };
   const url = await serve(t, (req, res) => {
     seen.push(req.url ?? "");
     const asked = new URL(req.url ?? "/", "http://x").searchParams.get("index");
-    if (refuse && asked !== null) return void res.writeHead(400).end('{"error":"index"}');
+    if (mode === "refuse" && asked !== null) {
+      return void res.writeHead(400).end('{"error":"index"}');
+    }
     const from = Number(asked ?? "0");
     if (from >= index) held.push({ from, res });
     else answer(res);
@@ -76,7 +82,7 @@ const names = (state: Watched<ServiceStatus[]> | undefined) =>
 
 describe("watchServices", () => {
   it("follows the registry with blocking queries: a change arrives without polling", async (t) => {
-    const registry = await blockingRegistry(t);
+    const registry = await fakeRegistry(t);
     const upstream = { registryURL: registry.url, timeoutMs: 1_000 };
     const watch = record(t, watcher(upstream));
     assert.deepEqual(names(await watch.next(1)), ["A"]);
@@ -91,7 +97,7 @@ describe("watchServices", () => {
   });
 
   it("falls back to plain reads when the registry refuses the blocking parameters", async (t) => {
-    const registry = await blockingRegistry(t, true);
+    const registry = await fakeRegistry(t, "refuse");
     const watch = record(t, watcher({ registryURL: registry.url, timeoutMs: 1_000 }));
     assert.deepEqual(names(await watch.next(1)), ["A"]);
     await eventually(() => (registry.seen.length >= 4 ? true : undefined), 5_000, "four asks");
@@ -105,18 +111,29 @@ describe("watchServices", () => {
     assert.deepEqual(names(await watch.next(2)), ["B"]);
   });
 
-  it("reads a registry without blocking queries every pollMs; says when it is gone", async (t) => {
+  it("reads a registry that sends no index every pollMs", async (t) => {
+    const registry = await fakeRegistry(t, "plain");
+    const watch = record(t, watcher({ registryURL: registry.url, timeoutMs: 1_000 }));
+    assert.deepEqual(names(await watch.next(1)), ["A"]);
+    registry.change(["C"]);
+    assert.deepEqual(names(await watch.next(2)), ["C"]);
+    assert.ok(registry.seen.every((url) => url === "/services"), registry.seen.join(" "));
+  });
+
+  it("sees a real registry's change at once, though it would poll only hourly", async (t) => {
     const registry = await startRegistry(t);
     const upstream = { registryURL: registry.url, timeoutMs: 1_000 };
-    const watch = record(t, watcher(upstream));
+    const hourly = { ...options, pollMs: 3_600_000 };
+    const watch = record<ServiceStatus[]>(t, (emit, signal) =>
+      watchServices(upstream, hourly, emit, signal));
     assert.deepEqual(names(await watch.next(1)), []);
     const posted = await request(`${registry.url}/services`, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ ...row("Polled"), Status: undefined, LastCheck: undefined }),
+      body: JSON.stringify({ ...row("Blocked"), Status: undefined, LastCheck: undefined }),
     });
     assert.equal(posted.status, 200, posted.text());
-    assert.deepEqual(names(await watch.next(2)), ["Polled"]);
+    assert.deepEqual(names(await watch.next(2)), ["Blocked"]);
     await registry.stop();
     const gone = await watch.next(3);
     assert.match(gone.error ?? "", new RegExp(`^The registry at ${registry.url} `));
