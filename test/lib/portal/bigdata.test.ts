@@ -16,7 +16,7 @@ describe("portal on big data", () => {
     for (let i = 0; i < 5; i++) await postEntries(logURL, [nuls]);
     await postEntries(logURL, [`long ${"x".repeat(10_000)} end`, "after the big ones"]);
 
-    const logs = await request(`${system.portal.handle.url}/logs`);
+    const logs = await request(`${system.portal.handle.url}/logs`, { timeoutMs: 60_000 });
     assert.equal(logs.status, 200, logs.text().slice(0, 500));
     const text = logs.text();
     assert.ok(text.length < 300_000, `page of ${text.length} characters`);
@@ -45,6 +45,7 @@ describe("portal on big data", () => {
           HeartbeatURL: "",
         }),
         agent,
+        timeoutMs: 60_000,
       });
       assert.equal(response.status, 200, response.text());
     };
@@ -53,8 +54,13 @@ describe("portal on big data", () => {
       await Promise.all(batch.map(register));
     }
 
-    const portal = await startPortal(t, createProviders(), { registryURL: registry.url });
-    const first = await request(`${portal.url}/services`, { maxResponseBytes: 4 * 1024 * 1024 });
+    // Generous bounds: a busy machine may take seconds over a 3 MB list; this is no benchmark.
+    const slow = { timeoutMs: 60_000, maxResponseBytes: 4 * 1024 * 1024 };
+    const portal = await startPortal(t, createProviders(), {
+      registryURL: registry.url,
+      timeoutMs: slow.timeoutMs,
+    });
+    const first = await request(`${portal.url}/services`, slow);
     assert.equal(first.status, 200, first.text().slice(0, 500));
     const page = first.text();
     assert.match(page, /10,000 registrations, 10,000 passing,\s*0 critical\./);
@@ -62,12 +68,12 @@ describe("portal on big data", () => {
     assert.match(page, /<li><a href="\/services\?name=Many">Many<\/a>: 9900 passing<\/li>/);
     assert.match(page, /Page 1 of 20 <a href="\/services\?page=2" rel="next">Next →<\/a>/);
 
-    const last = (await request(`${portal.url}/services?page=20`)).text();
+    const last = (await request(`${portal.url}/services?page=20`, slow)).text();
     assert.match(last, /<a href="\/services\?page=19" rel="prev">← Previous<\/a> Page 20 of 20/);
     assert.equal(last.match(/<tr>\n<td>/g)?.length, 500);
 
     // A name is asked of the registry, not filtered from the whole list.
-    const rare = (await request(`${portal.url}/services?name=Rare`)).text();
+    const rare = (await request(`${portal.url}/services?name=Rare`, slow)).text();
     assert.match(rare, /100 registrations, 100 passing,\s*0 critical\. Only Rare is shown/);
     assert.equal(rare.match(/<tr>\n<td>Rare<\/td>/g)?.length, 100);
   });

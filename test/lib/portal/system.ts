@@ -135,7 +135,8 @@ export async function startSystem(t: TestContext): Promise<System> {
     createGradesHandler(context, { store }),
   );
   const portal = await start("TeacherPortal", ["GradingService", "LogService"], (context) =>
-    createPortalHandler(context, { registryURL, timeoutMs: 2_000, pollMs: 100, waitSeconds: 5 }),
+    // A generous bound on calls between services: a busy machine must not make a page a 503.
+    createPortalHandler(context, { registryURL, timeoutMs: 10_000, pollMs: 100, waitSeconds: 5 }),
   );
   await until(
     portal.handle.providers,
