@@ -75,9 +75,10 @@ async function whyNone(
     return `${service} is registered but failing its health checks${count}. ` +
       "The portal will use it again as soon as it passes.";
   }
-  // The registry knows a passing one whose patch has not reached the portal yet.
-  return `${service} is registered and passing, but the portal has not been told yet. ` +
-    "Try again in a moment.";
+  // The registry still sees one passing: it has just stopped (the portal found it refusing
+  // before the registry's next check) or just started (its patch is on its way).
+  return `${service} is registered and passed its last health check, but the portal cannot ` +
+    "reach it right now: it may have just stopped or just started. Try again in a moment.";
 }
 
 function page(message: string): HttpError {

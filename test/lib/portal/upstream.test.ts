@@ -110,7 +110,7 @@ describe("portal 503 pages in plain language", () => {
       body: JSON.stringify(fake.registration("GradingService")),
     });
     assert.equal(posted.status, 200, posted.text());
-    assert.match(await students(), /^GradingService is registered and passing, but the portal/);
+    assert.match(await students(), /^GradingService is registered and passed its last health/);
 
     fake.health = 500;
     await eventually(async () => {
