@@ -32,6 +32,8 @@ export interface RangeOptions extends CallOptions {
   countOnly?: boolean;
   /** Oldest key first (by create revision) instead of key order. */
   oldestFirst?: boolean;
+  /** Only keys last changed at this revision or later (`count` still counts them all). */
+  minModRevision?: number;
 }
 
 /** The answer to a range: the keys, how many matched, and the revision read. */
@@ -76,8 +78,10 @@ export async function range(
   keys: KeyRange,
   options: RangeOptions = {},
 ): Promise<RangeResult> {
-  const { revision, serializable, limit, keysOnly, countOnly, oldestFirst, ...callOptions } =
-    options;
+  const {
+    revision, serializable, limit, keysOnly, countOnly, oldestFirst, minModRevision,
+    ...callOptions
+  } = options;
   const body: Record<string, unknown> = { ...rangeOf(keys) };
   if (revision !== undefined) body["revision"] = String(revision);
   if (serializable) body["serializable"] = true;
@@ -85,6 +89,7 @@ export async function range(
   if (keysOnly) body["keys_only"] = true;
   if (countOnly) body["count_only"] = true;
   if (oldestFirst) Object.assign(body, { sort_order: "ASCEND", sort_target: "CREATE" });
+  if (minModRevision !== undefined) body["min_mod_revision"] = String(minModRevision);
   const answer = await client.call("kv/range", body, {
     ...callOptions,
     ...(serializable ? { requireLeader: false } : {}),

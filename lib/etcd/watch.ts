@@ -9,13 +9,12 @@ import {
   intField,
   listField,
   asObject,
-  parseHeader,
   parseKeyValue,
   prefixEnd,
   stringField,
   type KeyValue,
 } from "./codec.ts";
-import { openStream, type EtcdStream } from "./stream.ts";
+import { openStream } from "./stream.ts";
 
 /** One change of a watched key. */
 export interface WatchEvent {
@@ -54,11 +53,15 @@ export interface WatchOptions {
 
 /** A running watch. */
 export interface Watcher {
-  /** Every event up to this revision has been handed to `onEvents`. */
+  /**
+   * Every event up to this revision has been handed to `onEvents`: the revision of the last
+   * event (or of the fresh read after a compaction), the start revision minus one before any.
+   */
   readonly revision: number;
   /**
-   * Resolves once every event up to `revision` has been handed to `onEvents` (asking etcd how
-   * far the stream is). Rejects with `EtcdUnavailableError` after `timeoutMs`, or when aborted.
+   * Resolves once an event of `revision` or later has been handed to `onEvents` — so wait only
+   * for a revision that changed a watched key. Rejects with `EtcdUnavailableError` after
+   * `timeoutMs`, or when aborted.
    */
   reach(revision: number, timeoutMs: number): Promise<void>;
 }
@@ -83,7 +86,6 @@ function parseEvent(value: unknown): WatchEvent {
 export function watchPrefix(client: EtcdClient, options: WatchOptions): Watcher {
   const { prefix, signal, log = () => {}, progressIntervalMs = 1_000 } = options;
   let delivered = options.startRevision - 1;
-  let stream: EtcdStream | undefined;
   const waiters = new Set<{ revision: number; resolve: () => void }>();
 
   const advance = (revision: number) => {
@@ -118,15 +120,15 @@ export function watchPrefix(client: EtcdClient, options: WatchOptions): Watcher 
             current.close();
             return;
           }
+          // Only events count. A catching-up watch sends at most 1 000 revisions per message,
+          // always whole ones, with the store's current revision in the header; and in etcd
+          // 3.4.23 a requested progress report can overtake events still queued (etcd issue
+          // #15220), so neither header may move the resume point. Progress reports serve as
+          // pings only.
           const events = listField(result, "events").map(parseEvent);
           if (events.length > 0) {
-            // A catching-up watch sends at most 1 000 revisions per message, always whole
-            // ones, with the store's current revision in the header: trust the events.
             options.onEvents(events);
             advance(Math.max(...events.map((event) => event.kv.modRevision)));
-          } else if (!boolField(result, "created")) {
-            // A progress report: etcd answers one only when the watch is in sync.
-            advance(parseHeader(result).revision);
           }
         },
         onEnd(error) {
@@ -135,7 +137,6 @@ export function watchPrefix(client: EtcdClient, options: WatchOptions): Watcher 
           resolve({ compacted, error: compacted > 0 ? undefined : error });
         },
       });
-      stream = current;
       const onAbort = () => current.close();
       signal.addEventListener("abort", onAbort, { once: true });
       const ping = setInterval(() => {
@@ -156,7 +157,6 @@ export function watchPrefix(client: EtcdClient, options: WatchOptions): Watcher 
       const endpoint = client.endpoints[member % client.endpoints.length] ?? "";
       const started = delivered;
       const { compacted, error } = await follow(endpoint);
-      stream = undefined;
       if (signal.aborted) return;
       if (compacted > 0) {
         log(`etcd: watch history up to revision ${compacted} was compacted; resynchronising`);
@@ -193,7 +193,6 @@ export function watchPrefix(client: EtcdClient, options: WatchOptions): Watcher 
         const waiter = { revision, resolve: () => settle(resolve) };
         const settle = (then: () => void) => {
           clearTimeout(timer);
-          clearInterval(asking);
           signal.removeEventListener("abort", onAbort);
           waiters.delete(waiter);
           then();
@@ -202,11 +201,8 @@ export function watchPrefix(client: EtcdClient, options: WatchOptions): Watcher 
         const timer = setTimeout(() => settle(() => reject(new EtcdUnavailableError(
           `etcd: watch did not reach revision ${revision} within ${timeoutMs} ms`, false))),
           timeoutMs);
-        // The member behind the stream may lag the one that gave us `revision`: ask again.
-        const asking = setInterval(() => stream?.write({ progress_request: {} }), 25);
         signal.addEventListener("abort", onAbort, { once: true });
         waiters.add(waiter);
-        stream?.write({ progress_request: {} });
       });
     },
   };

@@ -2,7 +2,7 @@
 // a temp dir, members killed and restarted by PID, torn down with SIGKILL after the test.
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
-import type { TestContext } from "node:test";
+import { after, before } from "node:test";
 import { asObject, idField, parseHeader } from "../../lib/etcd/codec.ts";
 import {
   etcdArgs,
@@ -13,7 +13,7 @@ import {
 } from "../../lib/launcher/etcd.ts";
 import { request } from "../../lib/std/request.ts";
 import { spawnProgram, type Spawned } from "./spawn.ts";
-import { freePort, tempDir } from "./temp.ts";
+import { freePort, tempDir, type Cleanups } from "./temp.ts";
 import { eventually } from "./wait.ts";
 
 /**
@@ -67,7 +67,7 @@ export interface EtcdClusterOptions {
  * healthy within 30 s.
  */
 export async function startEtcdCluster(
-  t: TestContext,
+  t: Cleanups,
   options: EtcdClusterOptions = {},
 ): Promise<EtcdCluster> {
   const { size = 3, heartbeatMs = 50, electionMs = 500 } = options;
@@ -151,4 +151,26 @@ async function statusOf(url: string): Promise<{ self: string; leader: string } |
   } catch {
     return undefined;
   }
+}
+
+/**
+ * One cluster for every test of a `describe` block (call it in the block's body): started in
+ * `before`, SIGKILLed in `after`. For tests that do not kill members.
+ */
+export function etcdForSuite(options: EtcdClusterOptions = {}): { readonly cluster: EtcdCluster } {
+  const cleanups: (() => unknown)[] = [];
+  const owner: Cleanups = { after: (fn) => void cleanups.push(fn) };
+  let started: EtcdCluster | undefined;
+  before(async () => {
+    started = await startEtcdCluster(owner, options);
+  });
+  after(async () => {
+    for (const cleanup of cleanups) await cleanup();
+  });
+  return {
+    get cluster() {
+      if (!started) throw new Error("etcd: the suite's cluster is not started");
+      return started;
+    },
+  };
 }

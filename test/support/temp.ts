@@ -5,14 +5,18 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { TestContext } from "node:test";
+
+/** Where cleanups are registered: a `TestContext`, or a suite's own list. */
+export interface Cleanups {
+  after(fn: () => unknown): void;
+}
 
 /**
  * Creates a fresh directory `<tmp>/<prefix>-XXXXXX` and removes it (recursively) in `t.after`.
  * `t.after` hooks run in the order they were added: cleanups registered later run after the
  * directory is gone.
  */
-export async function tempDir(t: TestContext, prefix: string): Promise<string> {
+export async function tempDir(t: Cleanups, prefix: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), `${prefix}-`));
   t.after(() => rm(dir, { recursive: true, force: true }));
   return dir;

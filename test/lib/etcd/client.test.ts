@@ -10,7 +10,7 @@ import {
 } from "../../../lib/etcd/client.ts";
 import { compact, deleteRange, put, range, txn } from "../../../lib/etcd/kv.ts";
 import { grantLease, keepAliveOnce, revokeLease } from "../../../lib/etcd/lease.ts";
-import { skipWithoutEtcd, startEtcdCluster } from "../../support/etcd.ts";
+import { etcdForSuite, skipWithoutEtcd, startEtcdCluster } from "../../support/etcd.ts";
 import { deadURL } from "../../support/temp.ts";
 
 describe("etcd endpoint list", () => {
@@ -56,8 +56,10 @@ describe("etcd client without a cluster", () => {
 });
 
 describe("etcd client against a 3-member cluster", { skip: skipWithoutEtcd() }, () => {
+  const etcd = etcdForSuite();
+
   it("puts, reads, guards and deletes keys, failing over past dead members", async (t) => {
-    const cluster = await startEtcdCluster(t);
+    const { cluster } = etcd;
     // A dead first member: every call must still succeed through the others.
     const client = createEtcdClient({ endpoints: [await deadURL(), ...cluster.endpoints] });
     t.after(() => client.close());
@@ -95,7 +97,7 @@ describe("etcd client against a 3-member cluster", { skip: skipWithoutEtcd() }, 
   });
 
   it("grants, renews and revokes leases, deleting the keys attached", async (t) => {
-    const cluster = await startEtcdCluster(t);
+    const { cluster } = etcd;
     const client = createEtcdClient({ endpoints: cluster.endpoints });
     t.after(() => client.close());
     const lease = await grantLease(client, 5);

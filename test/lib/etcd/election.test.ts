@@ -6,12 +6,14 @@ import { createEtcdClient } from "../../../lib/etcd/client.ts";
 import { leaderOf, runForLeader, type Term } from "../../../lib/etcd/election.ts";
 import { put, range } from "../../../lib/etcd/kv.ts";
 import { keepLease, revokeLease } from "../../../lib/etcd/lease.ts";
-import { skipWithoutEtcd, startEtcdCluster } from "../../support/etcd.ts";
+import { etcdForSuite, skipWithoutEtcd } from "../../support/etcd.ts";
 import { createWaiters } from "../../support/wait.ts";
 
-describe("etcd lease keeper", { skip: skipWithoutEtcd() }, () => {
+describe("etcd leases and elections", { skip: skipWithoutEtcd() }, () => {
+  const etcd = etcdForSuite();
+
   it("keeps a lease alive past its TTL and revokes it when stopped", async (t) => {
-    const cluster = await startEtcdCluster(t);
+    const { cluster } = etcd;
     const client = createEtcdClient({ endpoints: cluster.endpoints });
     t.after(() => client.close());
     const controller = new AbortController();
@@ -27,7 +29,7 @@ describe("etcd lease keeper", { skip: skipWithoutEtcd() }, () => {
   });
 
   it("reports the lease lost when etcd no longer knows it", async (t) => {
-    const cluster = await startEtcdCluster(t);
+    const { cluster } = etcd;
     const client = createEtcdClient({ endpoints: cluster.endpoints });
     t.after(() => client.close());
     const controller = new AbortController();
@@ -37,12 +39,10 @@ describe("etcd lease keeper", { skip: skipWithoutEtcd() }, () => {
     await once(lease.lost, "abort");
     assert.match(String(lease.lost.reason), /expired/);
   });
-});
 
-describe("etcd election", { skip: skipWithoutEtcd() }, () => {
   it("has one leader at a time and hands over when it steps down or loses its lease",
     async (t) => {
-      const cluster = await startEtcdCluster(t);
+      const { cluster } = etcd;
       const client = createEtcdClient({ endpoints: cluster.endpoints });
       t.after(() => client.close());
       const terms: { who: string; term: Term }[] = [];
