@@ -11,11 +11,13 @@ export interface Batch {
   readonly changes: Map<string, { entry: PatchEntry; added: boolean }>;
   /** Called with the outcome of the first POST that carries these changes. */
   readonly waiters: Array<(delivered: boolean) => void>;
+  /** Called once these changes are out for good: delivered, given up, or dropped at close. */
+  readonly finals: Array<() => void>;
 }
 
 /** Creates an empty batch. */
 export function createBatch(): Batch {
-  return { changes: new Map(), waiters: [] };
+  return { changes: new Map(), waiters: [], finals: [] };
 }
 
 // One announcement shares its entry objects among all dependents: build each key once.
@@ -43,13 +45,20 @@ export function mergePatch(batch: Batch, patch: Patch): void {
 export function absorb(older: Batch, newer: Batch): void {
   for (const [key, change] of newer.changes) older.changes.set(key, change);
   older.waiters.push(...newer.waiters);
+  older.finals.push(...newer.finals);
   newer.changes.clear();
   newer.waiters.length = 0;
+  newer.finals.length = 0;
 }
 
 /** Calls every waiter of `batch` with `delivered` and forgets them. */
 export function settle(batch: Batch, delivered: boolean): void {
   for (const waiter of batch.waiters.splice(0)) waiter(delivered);
+}
+
+/** Calls every final waiter of `batch` (its changes are out for good) and forgets them. */
+export function finish(batch: Batch): void {
+  for (const final of batch.finals.splice(0)) final();
 }
 
 /** The wire form of a batch: always both lists, as arrays, fields in the Go order. */

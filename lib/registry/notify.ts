@@ -3,7 +3,15 @@ import { backoffDelay } from "../std/backoff.ts";
 import type { Logger } from "../std/log.ts";
 import { describeError } from "../std/errors.ts";
 import { request } from "../std/request.ts";
-import { absorb, createBatch, mergePatch, settle, toPatch, type Batch } from "./batch.ts";
+import {
+  absorb,
+  createBatch,
+  finish,
+  mergePatch,
+  settle,
+  toPatch,
+  type Batch,
+} from "./batch.ts";
 import type { Patch } from "./registration.ts";
 
 /** Options of `createNotifier`. */
@@ -39,6 +47,11 @@ export interface Notifier {
    * on close. Resolves `true` at once when there is nothing to deliver. Never rejects.
    */
   deliver(url: string, patch: Patch, waitMs: number): Promise<boolean>;
+  /**
+   * Queues `patch` as `send` does and resolves once it is out for good: a POST carrying it was
+   * answered 2xx, or it was given up after its retries, or the notifier closed. Never rejects.
+   */
+  sent(url: string, patch: Patch): Promise<void>;
   /** Dependents with a patch queued or in flight. */
   readonly busy: number;
   /** Provider changes queued or in flight, over all dependents (each counted once per
@@ -113,6 +126,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
         if (response.status >= 200 && response.status < 300) {
           queue.sending.changes.clear();
           settle(queue.sending, true);
+          finish(queue.sending);
           queue.failedRounds = 0;
           continue;
         }
@@ -126,6 +140,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
       if (attempt > retries) {
         log(`notify: ${url}: giving up after ${attempt} attempts: ${failure}`);
         queue.sending.changes.clear();
+        finish(queue.sending);
         queue.failedRounds += 1;
         continue;
       }
@@ -139,6 +154,8 @@ export function createNotifier(options: NotifierOptions): Notifier {
       absorb(queue.sending, queue.pending);
     }
     settle(queue.pending, false);
+    finish(queue.sending);
+    finish(queue.pending);
     if (queues.get(url) === queue) queues.delete(url);
   }
 
@@ -159,7 +176,12 @@ export function createNotifier(options: NotifierOptions): Notifier {
    * Merges `patch` into the queue of `url` (started when new) and adds `waiter` to it; false
    * after close. The waiter goes in before a new queue starts, so it waits for the first POST.
    */
-  function enqueue(url: string, patch: Patch, waiter?: (delivered: boolean) => void): boolean {
+  function enqueue(
+    url: string,
+    patch: Patch,
+    waiter?: (delivered: boolean) => void,
+    final?: () => void,
+  ): boolean {
     if (closed) return false;
     let queue = queues.get(url);
     const fresh = queue === undefined;
@@ -171,6 +193,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
       resting: undefined,
     };
     mergePatch(queue.pending, patch);
+    if (final) queue.pending.finals.push(final);
     if (waiter) {
       queue.pending.waiters.push(waiter);
       // The dependent has just shown it is alive: no reason to keep resting.
@@ -203,6 +226,12 @@ export function createNotifier(options: NotifierOptions): Notifier {
         }
       });
     },
+    sent(url, patch) {
+      if (url === "" || isEmpty(patch)) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        if (!enqueue(url, patch, undefined, resolve)) resolve();
+      });
+    },
     get busy() {
       return queues.size;
     },
@@ -220,6 +249,8 @@ export function createNotifier(options: NotifierOptions): Notifier {
         queue.resting?.abort();
         settle(queue.sending, false);
         settle(queue.pending, false);
+        finish(queue.sending);
+        finish(queue.pending);
       }
       queues.clear();
     },

@@ -199,6 +199,24 @@ describe("registry notifications", () => {
       false);
   });
 
+  it("sent resolves once the patch is out for good: delivered after retries, or given up",
+    async (t) => {
+      const notifier = createNotifier({ timeoutMs: 2_000, retries: 1, backoffMs: 5,
+        log: () => {} });
+      t.after(() => notifier.close());
+      const dependent = await startFake(t);
+      dependent.failNext = 1;
+      await notifier.sent(dependent.updateURL, provider("http://a/1"));
+      assert.deepEqual(applyAll(dependent.patches), ["http://a/1"], "retried, then delivered");
+      const dead = "http://127.0.0.1:1/services";
+      await notifier.sent(dead, provider("http://a/2")); // given up after one retry
+      assert.equal(notifier.queued, 0);
+      await notifier.sent(dependent.updateURL, { Added: [], Removed: [] });
+      const pending = notifier.sent((await startHungServer(t)).url, provider("http://a/3"));
+      notifier.close();
+      await pending; // dropped at close: out for good too
+    });
+
   it("deliver ends a dependent's rest: it registered, so it is alive", async (t) => {
     const lines: string[] = [];
     // A minute of rest after the first given-up patch.
