@@ -13,6 +13,8 @@ export interface ExtraFlag {
   min?: number;
   /** Environment variable that supplies the default, if any. */
   env?: string;
+  /** Another extra flag that must not be set with this one (given, or through its env). */
+  excludes?: string;
 }
 
 /** What a command is called, what it does and which flags it takes. */
@@ -89,7 +91,14 @@ export function parseFlags<E extends Record<string, ExtraFlag>>(
   };
   if (flags["host"] === "") throw new UsageError("--host: must not be empty");
   if (spec.registryFlag !== false) checkURL(String(flags["registry"]));
+  const set = (name: string) => {
+    const variable = spec.extra[name]?.env;
+    return values[name] !== undefined || (variable !== undefined && Boolean(env[variable]));
+  };
   for (const [name, flag] of Object.entries(spec.extra)) {
+    if (flag.excludes !== undefined && values[name] !== undefined && set(flag.excludes)) {
+      throw new UsageError(`--${name} cannot be used with --${flag.excludes}`);
+    }
     const fallback = String((flag.env && env[flag.env]) || flag.default);
     const raw = text(name, fallback);
     flags[name] = flag.kind === "integer" ? integer(name, raw, flag.min ?? 0) : raw;

@@ -89,6 +89,7 @@ describe("parseFlags", () => {
     [["--failures", "0"], /--failures: want an integer from 1/],
     [["--registry", "nope"], /--registry: not a URL/],
     [["--registry", "ftp://x"], /--registry: want an http or https URL/],
+    [["--registry", "http://a:1,nope"], /--registry: not a URL: "nope"/],
     [["--host", ""], /--host: must not be empty/],
     [["stray"], /positional/],
   ];
@@ -101,6 +102,21 @@ describe("parseFlags", () => {
       });
     });
   }
+
+  it("refuses a flag together with one it excludes, given or through its env", () => {
+    const store = {
+      ...spec,
+      extra: {
+        state: { kind: "string", default: "s.json", help: "file", excludes: "etcd" },
+        etcd: { kind: "string", default: "", help: "etcd", env: "DEMO_ETCD" },
+      },
+    } satisfies CommandSpec<Record<string, ExtraFlag>>;
+    const refused = /--state cannot be used with --etcd/;
+    assert.throws(() => parseFlags(["--state", "a", "--etcd", "http://e:1"], {}, store), refused);
+    assert.throws(() => parseFlags(["--state", "a"], { DEMO_ETCD: "http://e:1" }, store), refused);
+    const parsed = parseFlags(["--etcd", "http://e:1"], {}, store);
+    assert.ok("flags" in parsed && parsed.flags.state === "s.json", "the default is no conflict");
+  });
 
   it("has no --registry for the registry itself", () => {
     const registry = { ...spec, registryFlag: false };
