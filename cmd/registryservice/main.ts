@@ -1,12 +1,15 @@
 // The service registry: registration, discovery and health checks (docs/protocol.md#wire-protocol,
 // docs/protocol.md#registry).
 import { once } from "node:events";
+import { startReplica } from "../../lib/registry/clusterserver.ts";
+import { createRegistry } from "../../lib/registry/server.ts";
+import { parseEndpoints } from "../../lib/etcd/client.ts";
+import { describeError } from "../../lib/std/errors.ts";
 import { streamLogger } from "../../lib/std/log.ts";
 import { runCommand, UsageError } from "../../lib/std/command.ts";
 import { withFileLock } from "../../lib/std/lock.ts";
 import { listen } from "../../lib/std/listen.ts";
 import { addProcessMetrics, createMetrics } from "../../lib/std/metrics.ts";
-import { createRegistry } from "../../lib/registry/server.ts";
 
 await runCommand(
   process,
@@ -23,6 +26,25 @@ await runCommand(
         default: "registry.json",
         value: "FILE",
         help: "file the registrations are saved to; '' keeps them in memory only",
+        excludes: "etcd",
+      },
+      etcd: {
+        kind: "string",
+        default: "",
+        env: "REGISTRY_ETCD",
+        help: "etcd client URLs, comma-separated: keep the registrations there and run as one " +
+          "replica of a registry cluster (no state file)",
+      },
+      "etcd-prefix": {
+        kind: "string",
+        default: "/distributed/",
+        help: "key prefix of this registry cluster in etcd",
+      },
+      "election-ttl": {
+        kind: "integer",
+        default: 3,
+        min: 1,
+        help: "s a dead leader may hold the lead before another replica takes over",
       },
       "heartbeat-interval": {
         kind: "integer",
@@ -65,22 +87,42 @@ await runCommand(
       const got = JSON.stringify(callbackHosts);
       throw new UsageError(`--callback-hosts: want same or any, got ${got}`);
     }
-    const serve = async () => {
-      const log = streamLogger("Registry");
-      const registry = await createRegistry({
-        statePath: flags.state,
-        heartbeatIntervalMs: flags["heartbeat-interval"],
-        heartbeatTimeoutMs: flags["heartbeat-timeout"],
-        failures: flags.failures,
-        deregisterAfterMs: flags["deregister-after"],
-        callbackHosts,
-        ...(flags.token === undefined ? {} : { token: flags.token }),
-        log,
-      });
+    const log = streamLogger("Registry");
+    const options = {
+      heartbeatIntervalMs: flags["heartbeat-interval"],
+      heartbeatTimeoutMs: flags["heartbeat-timeout"],
+      failures: flags.failures,
+      deregisterAfterMs: flags["deregister-after"],
+      callbackHosts,
+      ...(flags.token === undefined ? {} : { token: flags.token }),
+      log,
+    } as const;
+    const metrics = createMetrics();
+    addProcessMetrics(metrics);
+    const { host, port } = flags;
+    if (flags.etcd !== "") {
+      let endpoints: string[];
       try {
-        const metrics = createMetrics();
-        addProcessMetrics(metrics);
-        const { host, port } = flags;
+        endpoints = parseEndpoints(flags.etcd);
+      } catch (error) {
+        throw new UsageError(`--etcd: ${describeError(error)}`);
+      }
+      const etcd = {
+        endpoints,
+        prefix: flags["etcd-prefix"],
+        electionTTLSeconds: flags["election-ttl"],
+      };
+      const replica = await startReplica(options, etcd, { host, port, log, metrics }, signal);
+      if (!replica) return; // stopped while waiting for etcd
+      process.stdout.write(`Registry listening on ${replica.url} (etcd ${endpoints.join(",")})\n`);
+      if (!signal.aborted) await once(signal, "abort");
+      log("stopping");
+      await replica.close();
+      return;
+    }
+    const serve = async () => {
+      const registry = await createRegistry({ ...options, statePath: flags.state });
+      try {
         const server = await listen(registry.handler, { host, port, log, metrics });
         process.stdout.write(`Registry listening on ${server.url}\n`);
         if (!signal.aborted) await once(signal, "abort");

@@ -2,7 +2,9 @@ import { describeError } from "../std/errors.ts";
 import { request, RequestError, type HttpResponse } from "../std/request.ts";
 import {
   parsePatch,
+  parseReplicaList,
   parseServiceList,
+  type ReplicaInfo,
   type Patch,
   type Registration,
   type ServiceStatus,
@@ -103,6 +105,16 @@ export async function listServices(
   return parseAnswer(what, options, response, parseServiceList);
 }
 
+/**
+ * The replicas of a registry cluster and which one leads (`GET /cluster`). Rejects with
+ * `RegistryError` like `register` — status `404` from a single registry, which has no cluster.
+ */
+export async function getCluster(options: RegistryClientOptions): Promise<ReplicaInfo[]> {
+  const response = await send("list replicas", options, "", { method: "GET", headers: {} },
+    "/cluster");
+  return parseAnswer("list replicas", options, response, parseReplicaList);
+}
+
 interface Outgoing {
   method: string;
   headers: Record<string, string>;
@@ -129,12 +141,14 @@ async function send(
   options: RegistryClientOptions,
   query: string,
   outgoing: Outgoing,
+  path = "/services",
 ): Promise<HttpResponse> {
   const urls = registryURLs(options.registryURL);
   let last: unknown;
   for (const url of urls.length === 0 ? [""] : urls) {
     try {
-      const response = await sendOnce(what, { ...options, registryURL: url }, query, outgoing);
+      const response = await sendOnce(what, { ...options, registryURL: url }, query, outgoing,
+        path);
       options.onReplica?.(url);
       return response;
     } catch (error) {
@@ -155,6 +169,7 @@ async function sendOnce(
   options: RegistryClientOptions,
   query: string,
   outgoing: Outgoing,
+  path: string,
 ): Promise<HttpResponse> {
   const prefix = `registry: ${what} at ${base(options)}`;
   const headers = { ...outgoing.headers };
@@ -163,7 +178,7 @@ async function sendOnce(
   }
   let response: HttpResponse;
   try {
-    response = await request(`${base(options)}/services${query}`, {
+    response = await request(`${base(options)}${path}${query}`, {
       method: outgoing.method,
       headers,
       ...(outgoing.body === undefined ? {} : { body: outgoing.body }),

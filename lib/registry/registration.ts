@@ -95,17 +95,40 @@ export function parseServiceList(value: unknown): ServiceStatus[] {
   if (!Array.isArray(services)) {
     throw new ValidationError("service list: Services must be an array");
   }
-  return services.map((item: unknown) => {
-    const row = asObject(item, "service list entry");
-    const status = row["Status"];
-    const lastCheck = row["LastCheck"] ?? null;
-    if (status !== "passing" && status !== "critical") {
-      throw new ValidationError("service list entry: Status must be passing or critical");
-    }
-    if (lastCheck !== null && typeof lastCheck !== "string") {
-      throw new ValidationError("service list entry: LastCheck must be a string or null");
-    }
-    return { ...parseRegistration(row), Status: status, LastCheck: lastCheck };
+  return services.map(parseServiceStatus);
+}
+
+/** Accepts one row of a service list from decoded JSON, or throws `ValidationError`. */
+export function parseServiceStatus(value: unknown): ServiceStatus {
+  const row = asObject(value, "service list entry");
+  const status = row["Status"];
+  const lastCheck = row["LastCheck"] ?? null;
+  if (status !== "passing" && status !== "critical") {
+    throw new ValidationError("service list entry: Status must be passing or critical");
+  }
+  if (lastCheck !== null && typeof lastCheck !== "string") {
+    throw new ValidationError("service list entry: LastCheck must be a string or null");
+  }
+  return { ...parseRegistration(row), Status: status, LastCheck: lastCheck };
+}
+
+/** One replica of a registry cluster, as `GET /cluster` lists it. */
+export interface ReplicaInfo {
+  URL: string;
+  Leader: boolean;
+}
+
+/** Accepts a `GET /cluster` answer from decoded JSON, or throws `ValidationError`. */
+export function parseReplicaList(value: unknown): ReplicaInfo[] {
+  const replicas = asObject(value, "replica list")["Replicas"] ?? [];
+  if (!Array.isArray(replicas)) {
+    throw new ValidationError("replica list: Replicas must be an array");
+  }
+  return replicas.map((item: unknown) => {
+    const replica = asObject(item, "replica");
+    const leader = replica["Leader"];
+    if (typeof leader !== "boolean") throw new ValidationError("replica: Leader must be a boolean");
+    return { URL: parseURL(replica["URL"], "URL", false), Leader: leader };
   });
 }
 

@@ -11,7 +11,9 @@ import {
 import { bearerCheck } from "../std/auth.ts";
 import { printable } from "../std/printable.ts";
 import { createRouter } from "../std/router.ts";
+import { ValidationError } from "../std/errors.ts";
 import { createChangeIndex } from "./blocking.ts";
+import { createClusterRegistry, type EtcdStoreOptions } from "./clusterserver.ts";
 import { createHealthChecker } from "./health.ts";
 import { createListHandler } from "./list.ts";
 import { criticalState } from "./health-policy.ts";
@@ -54,6 +56,11 @@ export interface RegistryOptions {
    * only at its ServiceURL's host, any port; `"any"` anywhere (README, Registry).
    */
   callbackHosts?: "same" | "any";
+  /**
+   * Keep the state in etcd instead of a file and run as one replica of a registry cluster
+   * (README "Running a registry cluster"); `statePath` must be unset then.
+   */
+  etcd?: EtcdStoreOptions;
 }
 
 /** A running registry: its HTTP handler and the way to stop it. */
@@ -73,6 +80,12 @@ export interface Registry {
  * one is set aside and logged.
  */
 export async function createRegistry(options: RegistryOptions = {}): Promise<Registry> {
+  if (options.etcd) {
+    if (options.statePath) {
+      throw new ValidationError("registry: a state file and etcd exclude each other");
+    }
+    return createClusterRegistry(options, options.etcd);
+  }
   const sink = options.log ?? streamLogger("registry");
   // Names, URLs and error messages quote what clients sent: escape every line, so no client can
   // colour, clear or retitle a terminal or forge a line (README, Registry).
