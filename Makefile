@@ -1,5 +1,6 @@
 # distributed — build, test and run. Every target installs what is missing first.
-.PHONY: all install build test bench clean run run-registry run-log run-grading run-portal run-hello
+.PHONY: all install build test bench clean run run-cluster run-registry run-log run-grading \
+	run-portal run-hello
 
 BIN := node_modules/.bin
 NODE := node
@@ -33,6 +34,10 @@ bench: build
 
 run: build
 	$(NODE) dist/cmd/launcher/main.js --dir $(DIR) $(ARGS)
+
+# The registry as three replicas on a 3-member etcd cluster (README "Running a registry cluster").
+run-cluster: build
+	$(NODE) dist/cmd/launcher/main.js --dir $(DIR) --cluster 3 $(ARGS)
 
 run-registry: build
 	@mkdir -p $(DIR)

@@ -2,6 +2,8 @@
 import { mkdir } from "node:fs/promises";
 import { runCommand, UsageError } from "../../lib/std/command.ts";
 import { withFileLock } from "../../lib/std/lock.ts";
+import { join } from "node:path";
+import { loopbackEtcd } from "../../lib/launcher/etcd.ts";
 import { launch } from "../../lib/launcher/launch.ts";
 import { systemServices } from "../../lib/launcher/services.ts";
 
@@ -33,6 +35,13 @@ await runCommand(
         value: "fixed|any",
         help: "'fixed' = each service's default port, 'any' = free ports",
       },
+      cluster: {
+        kind: "integer",
+        default: 0,
+        min: 0,
+        value: "N",
+        help: "run the registry as N replicas on a 3-member etcd cluster (make run-cluster)",
+      },
     },
   },
   async (flags, signal) => {
@@ -41,8 +50,16 @@ await runCommand(
     }
     // One system per folder: a second launcher on the same --dir would share its files.
     await mkdir(flags.dir, { recursive: true });
+    const etcd = flags.cluster > 0
+      ? await loopbackEtcd(process.env, join(flags.dir, "etcd"), flags.ports === "any")
+      : undefined;
+    const cluster = etcd && {
+      replicas: flags.cluster,
+      etcd: etcd.members.map((member) => member.clientURL),
+    };
     await withFileLock(flags.dir, () => launch({
-      services: systemServices(flags.dir),
+      services: systemServices(flags.dir, cluster),
+      ...(etcd ? { etcd } : {}),
       dir: flags.dir,
       host: flags.host,
       anyPorts: flags.ports === "any",

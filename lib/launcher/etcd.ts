@@ -1,7 +1,11 @@
+import { randomUUID } from "node:crypto";
 import { accessSync, constants } from "node:fs";
+import { rm } from "node:fs/promises";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Env } from "../std/command.ts";
+import type { EtcdLaunch, ServiceSpec } from "./launch.ts";
 import { request } from "../std/request.ts";
 
 /** How a Debian machine gets the etcd binary. */
@@ -95,4 +99,101 @@ export async function waitEtcdHealthy(
     }
     await sleep(25, undefined, options.signal ? { signal: options.signal } : {});
   }
+}
+
+// Run by `node -e`: starts etcd, prints its PID (`etcd pid N`, for the launcher's table), and
+// SIGKILLs it when this process's stdin ends (the launcher died) or a stop signal arrives;
+// when etcd exits, so does this. etcd does not watch its stdin, and a SIGTERMed etcd leader
+// waits up to 7 s for a leadership transfer while its peers stop too; its data dir is thrown
+// away at the next start, so a kill loses nothing.
+const guardScript = `
+const { spawn } = require("node:child_process");
+const [file, ...args] = process.argv.slice(1);
+const etcd = spawn(file, args, { stdio: ["ignore", "inherit", "inherit"] });
+console.log("etcd pid " + etcd.pid);
+const stop = () => etcd.kill("SIGKILL");
+process.stdin.on("data", () => {});
+process.stdin.on("end", stop);
+for (const name of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(name, stop);
+etcd.on("exit", (code, signal) => process.exit(signal ? 1 : (code ?? 1)));
+`;
+
+/** How to start an etcd member so that it stops with its parent: `node -e <guard> etcd …`. */
+export function guardedEtcd(
+  binary: string,
+  args: readonly string[],
+): { file: string; args: string[] } {
+  return { file: process.execPath, args: ["-e", guardScript, binary, ...args] };
+}
+
+/** `count` different ports that were free a moment ago on 127.0.0.1. */
+export async function freePorts(count: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < count) {
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(0, "127.0.0.1", () => resolve());
+    });
+    const address = server.address();
+    if (address && typeof address === "object") ports.add(address.port);
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+  return [...ports];
+}
+
+/**
+ * The members of a loopback cluster of `size` with data under `dir`: client ports
+ * `clientPorts`, peer ports `peerPorts` (one each per member).
+ */
+export function loopbackMembers(
+  dir: string,
+  clientPorts: readonly number[],
+  peerPorts: readonly number[],
+): EtcdMemberSpec[] {
+  return clientPorts.map((port, i) => ({
+    name: `etcd${i + 1}`,
+    clientURL: `http://127.0.0.1:${port}`,
+    peerURL: `http://127.0.0.1:${peerPorts[i] ?? 0}`,
+    dataDir: join(dir, `etcd${i + 1}`),
+  }));
+}
+
+/**
+ * A fresh 3-member etcd cluster on loopback with its data in `dir` (emptied first): client
+ * ports 23791–23793 and peer ports 23801–23803, or free ones with `anyPorts`. Rejects naming
+ * the install command when etcd is not installed.
+ */
+export async function loopbackEtcd(
+  env: Env,
+  dir: string,
+  anyPorts: boolean,
+): Promise<{ binary: string; members: EtcdMemberSpec[]; token: string }> {
+  const binary = findEtcd(env);
+  if (binary === undefined) {
+    throw new Error(`a registry cluster needs etcd, which is not installed; install it with: ` +
+      etcdInstall);
+  }
+  await rm(dir, { recursive: true, force: true });
+  const ports = anyPorts ? await freePorts(6) : [23_791, 23_792, 23_793, 23_801, 23_802, 23_803];
+  const members = loopbackMembers(dir, ports.slice(0, 3), ports.slice(3));
+  return { binary, members, token: `distributed-${randomUUID()}` };
+}
+
+/** Starts the etcd members through `start`; returns their client URLs. */
+export function startEtcd(
+  etcd: EtcdLaunch,
+  start: (spec: ServiceSpec, file: string, args: string[], held: []) => unknown,
+  out: { write(text: string): unknown },
+  prefix: (spec: ServiceSpec) => string,
+): string[] {
+  for (const member of etcd.members) {
+    const port = Number(new URL(member.clientURL).port);
+    const spec: ServiceSpec = { name: member.name, command: "etcd", port, args: [] };
+    const args = etcdArgs(member, { members: etcd.members, token: etcd.token });
+    const guarded = guardedEtcd(etcd.binary, args);
+    start(spec, guarded.file, guarded.args, []);
+    out.write(`${prefix(spec)}etcd member ${member.name} at ${member.clientURL}\n`);
+  }
+  return etcd.members.map((member) => member.clientURL);
 }

@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { listServices } from "../registry/client.ts";
 import { stopOnStdinEOF, type Env } from "../std/command.ts";
 import { refusedByBrowsers } from "./badports.ts";
+import { startEtcd, waitEtcdHealthy, type EtcdMemberSpec } from "./etcd.ts";
 
 /** One service the launcher starts: `node <commandsDir>/<command>/main.js …`. */
 export interface ServiceSpec {
@@ -22,10 +23,23 @@ export interface ServiceSpec {
   args: string[];
 }
 
+/** The etcd cluster a registry cluster keeps its state in, started before everything. */
+export interface EtcdLaunch {
+  binary: string;
+  members: EtcdMemberSpec[];
+  /** Tells this cluster from others; a fresh one per start. */
+  token: string;
+}
+
 /** Options of `launch`. */
 export interface LaunchOptions {
-  /** In start order; the first one is the registry. */
+  /**
+   * In start order. The registry comes first; several registry replicas (specs without a
+   * ServiceName, a registry cluster) come first together, on consecutive ports.
+   */
   services: ServiceSpec[];
+  /** Start this etcd cluster first (for registry replicas on etcd). */
+  etcd?: EtcdLaunch;
   /** Folder for runtime files; created if missing. */
   dir: string;
   host: string;
@@ -74,46 +88,78 @@ export async function launch(options: LaunchOptions): Promise<void> {
   const prefix = (spec: ServiceSpec) => `${spec.name.padEnd(width)} | `;
   const running: Running[] = [];
   const urls = new Map<string, string>();
-  let registryURL = "";
+  const pids = new Map<string, number>();
+  // The registry's replicas: the first spec, and those without a ServiceName right after it.
+  const replicas = services.filter((spec, i) => i === 0 || spec.serviceName === undefined);
+  const registryURLs: string[] = [];
   const env = {
     ...options.env,
     ...(options.token ? { REGISTRY_TOKEN: options.token } : {}),
     [stopOnStdinEOF]: "1",
   };
+  /**
+   * Spawns `file args` in its own process group — a terminal's Ctrl-C reaches only the
+   * launcher, which then stops everything in reverse order — with the stdin pipes `held` as
+   * fds 3…, and prefixes its output; resolves the URL of its ` listening on` line.
+   */
+  const start = (spec: ServiceSpec, file: string, args: string[], held: Running[]) => {
+    const child = spawn(file, args, {
+      env,
+      detached: true,
+      stdio: ["pipe", "pipe", "pipe", ...held.map((other) => other.child.stdin)],
+    });
+    const exited = once(child, "exit");
+    running.push({ spec, child, exited });
+    const listening = new Promise<string>((resolve) => {
+      for (const stream of [child.stdout, child.stderr]) {
+        // Both are pipes (stdio above); the type cannot tell.
+        if (!stream) continue;
+        createInterface({ input: stream }).on("line", (line) => {
+          // An etcd member's guard names the member's own process, the one to kill by hand.
+          const guarded = /^etcd pid (\d+)$/.exec(line);
+          if (guarded) return void pids.set(spec.name, Number(guarded[1]));
+          out.write(prefix(spec) + line + "\n");
+          const match = / listening on (\S+)/.exec(line);
+          if (match?.[1]) resolve(match[1]);
+        });
+      }
+    });
+    return { exited, listening };
+  };
   try {
+    // etcd first; every registry replica holds the members' pipes (see above).
+    const members = options.etcd ? startEtcd(options.etcd, start, options.out, prefix) : [];
+    const stores = [...running];
+    for (const { spec, exited } of stores) {
+      urls.set(spec.name, `http://127.0.0.1:${spec.port}`);
+      void exited.then(([code, killedBy]) => {
+        if (signal.aborted) return;
+        out.write(`${prefix(spec)}${describeExit(code, killedBy)}; the registry keeps ` +
+          "working while a majority of the etcd members runs\n");
+      });
+    }
+    if (options.etcd) {
+      const deadline = AbortSignal.any([signal, AbortSignal.timeout(startTimeoutMs)]);
+      const healthy = waitEtcdHealthy(members, { timeoutMs: startTimeoutMs, signal: deadline });
+      const [first] = running;
+      const anyExit = Promise.race(running.map((member) => member.exited));
+      if (first) await until(deadline, anyExit, first.spec, healthy);
+    }
     for (const spec of services) {
-      const port = options.anyPorts ? 0 : spec === services[0] ? options.registryPort : spec.port;
+      const replica = replicas.indexOf(spec);
+      const port = options.anyPorts ? 0 : replica >= 0 ? options.registryPort + replica : spec.port;
       const main = fileURLToPath(new URL(`${spec.command}/main.js`, options.commandsDir));
       const args = ["--host", host, "--port", String(port), ...spec.args];
-      if (registryURL) args.push("--registry", registryURL);
-      // Own process group: a terminal's Ctrl-C reaches only the launcher, which then stops the
-      // services in reverse order (the registry last, so every service can deregister).
-      // fd 3 of every service holds the registry's stdin pipe open (see above).
-      const registryPipe = running[0]?.child.stdin;
-      const child = spawn(process.execPath, [main, ...args], {
-        env,
-        detached: true,
-        stdio: ["pipe", "pipe", "pipe", ...(registryPipe ? [registryPipe] : [])],
-      });
-      const exited = once(child, "exit");
-      running.push({ spec, child, exited });
-      const listening = new Promise<string>((resolve) => {
-        for (const stream of [child.stdout, child.stderr]) {
-          // Both are pipes (stdio above); the type cannot tell.
-          if (!stream) continue;
-          createInterface({ input: stream }).on("line", (line) => {
-            out.write(prefix(spec) + line + "\n");
-            const match = / listening on (\S+)/.exec(line);
-            if (match?.[1]) resolve(match[1]);
-          });
-        }
-      });
+      if (replica < 0) args.push("--registry", registryURLs.join(","));
+      // Every service holds the replicas' stdin pipes open (see above).
+      const held = replica >= 0 ? stores : running.filter((r) => replicas.includes(r.spec));
+      const { exited, listening } = start(spec, process.execPath, [main, ...args], held);
       const deadline = AbortSignal.any([signal, AbortSignal.timeout(startTimeoutMs)]);
       const url = await until(deadline, exited, spec, listening);
       urls.set(spec.name, url);
-      if (!registryURL) registryURL = url;
+      if (replica >= 0) registryURLs.push(url);
       else {
-        const listed = registered(registryURL, spec, url, options, deadline);
+        const listed = registered(registryURLs.join(","), spec, url, options, deadline);
         await until(deadline, exited, spec, listed);
       }
       // The same flags, on the port it had, so that it comes back under the same URL.
@@ -132,7 +178,8 @@ export async function launch(options: LaunchOptions): Promise<void> {
       const note = refusedByBrowsers(Number(new URL(url).port))
         ? "  (browsers and fetch() refuse this port: use curl)"
         : "";
-      return `  ${spec.name.padEnd(width)}  ${url.padEnd(22)}  pid ${child.pid}${note}`;
+      const pid = pids.get(spec.name) ?? child.pid;
+      return `  ${spec.name.padEnd(width)}  ${url.padEnd(22)}  pid ${pid}${note}`;
     });
     out.write(`\n${rows.join("\n")}`);
     const portal = services.find((spec) => spec.serviceName === "TeacherPortal");

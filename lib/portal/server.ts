@@ -1,5 +1,5 @@
 import { callProvider } from "../registry/call.ts";
-import { listServices } from "../registry/client.ts";
+import { getCluster, listServices } from "../registry/client.ts";
 import { HttpError, type Handler } from "../std/http.ts";
 import { createRouter } from "../std/router.ts";
 import type { ServiceContext } from "../service/start.ts";
@@ -63,6 +63,8 @@ export function createPortalHandler(
             const query = queryOf(req);
             const name = query.get("name") ?? undefined;
             let services;
+            // A single registry has no replicas to show (it answers 404).
+            const cluster = getCluster({ ...upstream, signal: abandoned(res) }).catch(() => []);
             try {
               services = await listServices({
                 ...upstream,
@@ -74,7 +76,12 @@ export function createPortalHandler(
               throw registryUnavailable(upstream, error);
             }
             const page = pageNumber(query.get("page"));
-            const view = { services, registryURL, page, ...(name === undefined ? {} : { name }) };
+            const replicas = await cluster;
+            const view = {
+              services, registryURL, page,
+              ...(name === undefined ? {} : { name }),
+              ...(replicas.length > 0 ? { replicas } : {}),
+            };
             sendPage(res, 200, servicesPage(view));
           },
         },

@@ -1,4 +1,4 @@
-import type { ServiceStatus } from "../registry/registration.ts";
+import type { ReplicaInfo, ServiceStatus } from "../registry/registration.ts";
 import { clip, html, type SafeHTML } from "./html.ts";
 import { layout } from "./layout.ts";
 
@@ -13,6 +13,8 @@ export interface ServicesView {
   page: number;
   /** Only registrations of this ServiceName were asked for. */
   name?: string;
+  /** The replicas of a registry cluster and which one leads; absent for a single registry. */
+  replicas?: readonly ReplicaInfo[];
 }
 
 /** `/services`: the registry's registrations with their status and last check, paged. */
@@ -21,8 +23,18 @@ export function servicesPage(view: ServicesView): string {
     "Services",
     "services",
     html`<h1>Services</h1>
+${view.replicas ? replicasSection(view.replicas) : ""}
 <div id="live" data-events="/events/services${viewQuery(view)}">${servicesSection(view)}</div>`,
   );
+}
+
+/** The replicas of a registry cluster, the leader marked (README "Running a registry cluster"). */
+function replicasSection(replicas: readonly ReplicaInfo[]): SafeHTML {
+  const items = replicas.map((replica) => html`<li><code>${clip(replica.URL, 200)}</code>${
+    replica.Leader ? html` <strong>leader</strong>: checks heartbeats, sends patches` : ""}</li>`);
+  return html`<p>The registry is a cluster of ${count(replicas.length, "replica")} on etcd;
+any of them answers. As of this page's load:</p>
+<ul id="replicas">${items}</ul>`;
 }
 
 /**

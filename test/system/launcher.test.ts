@@ -2,10 +2,11 @@ import assert from "node:assert/strict";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createServer, type AddressInfo } from "node:net";
-import { describe, it, type TestContext } from "node:test";
+import { describe, it } from "node:test";
 import { systemServices } from "../../lib/launcher/services.ts";
 import { request } from "../../lib/std/request.ts";
-import { runCommand, startCommand } from "../support/process.ts";
+import { nothingListens, startLauncher } from "../support/launcher.ts";
+import { runCommand } from "../support/process.ts";
 import { spawnNode } from "../support/spawn.ts";
 import { tempDir } from "../support/temp.ts";
 import { eventually } from "../support/wait.ts";
@@ -13,51 +14,6 @@ import { eventually } from "../support/wait.ts";
 // The system as the launcher defines it: these tests follow its list.
 const services = systemServices("");
 const names = services.map((spec) => spec.name);
-
-/** One row of the launcher's summary. */
-interface Row {
-  url: string;
-  pid: number;
-}
-
-/** Starts the launcher on free ports and waits for its "Teacher portal" line. */
-async function startLauncher(t: TestContext, dir: string) {
-  const launcher = startCommand(t, "launcher",
-    ["--ports", "any", "--dir", dir, "--host", "127.0.0.1"]);
-  const rows = new Map<string, Row>();
-  t.after(() => {
-    // Should a test fail halfway, no service outlives it either.
-    for (const { pid } of rows.values()) {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        // Already gone, as it should be.
-      }
-    }
-  });
-  const [, portalURL = ""] = await launcher.waitLine(/^Teacher portal: (\S+)\/students$/, 60_000);
-  const lines = () => `${launcher.stdout()}${launcher.stderr()}`.split("\n");
-  // The summary lists every service's URL and process ID.
-  for (const line of lines()) {
-    const match = /^ {2}(\w+) +(http:\/\/\S+) +pid (\d+)$/.exec(line);
-    if (match?.[1] && match[2]) rows.set(match[1], { url: match[2], pid: Number(match[3]) });
-  }
-  const url = (name: string) => rows.get(name)?.url ?? assert.fail(`no row for ${name}`);
-  return { launcher, child: launcher.child, lines, portalURL, rows, url };
-}
-
-/** Resolves once nothing listens at any of `urls`. */
-async function nothingListens(urls: Iterable<string>): Promise<void> {
-  for (const url of urls) {
-    await eventually(async () => {
-      const refused = await request(url, { timeoutMs: 1_000 }).then(
-        () => undefined,
-        (error: { code?: string }) => (error.code === "ECONNREFUSED" ? true : undefined),
-      );
-      return refused;
-    }, 15_000, `nothing listening at ${url}`);
-  }
-}
 
 /** Asserts that the registry's saved state holds no registration. */
 async function allDeregistered(dir: string): Promise<void> {
