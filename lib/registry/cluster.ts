@@ -1,8 +1,7 @@
 import { setMaxListeners } from "node:events";
 import { EtcdUnavailableError, type EtcdClient } from "../etcd/client.ts";
 import { runForLeader } from "../etcd/election.ts";
-import { describeError } from "../std/errors.ts";
-import { HttpError } from "../std/http.ts";
+import { describeError, UnavailableError } from "../std/errors.ts";
 import type { Logger } from "../std/log.ts";
 import type { HealthOptions } from "./health.ts";
 import { sameRegistration, startTerm, type LeaderTerm } from "./leader.ts";
@@ -36,8 +35,8 @@ export interface ClusterOptions {
 export interface ClusterReplica {
   /**
    * Writes a registration; resolves once etcd committed it and this replica's table has it.
-   * Rejects with `HttpError(503)` when etcd did not confirm it, or when `signal` aborted first
-   * (the client left, or its time ran out): no further attempt is made then.
+   * Rejects with `UnavailableError` (answered 503) when etcd did not confirm it, or when
+   * `signal` aborted first (the client left, or its time ran out): no further attempt then.
    */
   register(reg: Registration, signal: AbortSignal): Promise<{ previous: StoredRow | undefined }>;
   /** Deletes a registration; resolves with the row it removed, if any. Rejects like `register`. */
@@ -60,7 +59,7 @@ function unavailable(error: unknown, what: string, signal: AbortSignal): unknown
   const outcome = timedOut || (error instanceof EtcdUnavailableError && error.unknownOutcome)
     ? "etcd did not confirm it in time, so it may still take effect; retrying is safe"
     : "nothing was changed";
-  return new HttpError(503, `registry: ${what} failed: etcd is unavailable (${outcome})`,
+  return new UnavailableError(`registry: ${what} failed: etcd is unavailable (${outcome})`,
     { cause: error });
 }
 
