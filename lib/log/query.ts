@@ -23,7 +23,8 @@ export const maxTailLines = 10_000;
 const maxFilterChars = 1_024;
 
 // date, time, fraction, then Z or an offset.
-const rfc3339 = new RegExp("^(\\d{4})-(\\d{2})-(\\d{2})[Tt ](\\d{2}):(\\d{2}):(\\d{2})(\\.\\d{1,9})?" +
+const rfc3339 = new RegExp("^(\\d{4})-(\\d{2})-(\\d{2})[Tt ]" +
+  "(\\d{2}):(\\d{2}):(\\d{2})(\\.\\d{1,9})?" +
   "(?:([Zz])|([+-])(\\d{2}):(\\d{2}))$");
 
 /**

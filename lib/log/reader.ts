@@ -87,7 +87,7 @@ export function createTailReader(options: TailReaderOptions): TailReader {
     try {
       await pace();
       const tail = await collectTail(sources(), lineFilter(query, prefix),
-        { lines: query.lines, maxAnswerBytes, maxReadBytes });
+        { lines: query.lines, maxAnswerBytes });
       const began = performance.now();
       try {
         deliver(tail.data);

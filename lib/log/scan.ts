@@ -7,8 +7,6 @@ export interface ScanLimits {
   lines: number;
   /** The answer stops growing past this many bytes. */
   maxAnswerBytes: number;
-  /** Bytes read from files at most (memory is free to scan). */
-  maxReadBytes: number;
 }
 
 /** Where older lines come from, newest first. */

@@ -13,7 +13,7 @@ export interface SinkOptions {
   open?: (file: string) => Promise<SinkFile>;
   /** Where failed rounds are reported (once per failure). */
   log?: Logger;
-  /** Most rounds whose write or fdatasync is in flight at once. Default 3. */
+  /** Most fdatasyncs in flight at once (Node's thread pool has 4 threads). Default 4. */
   concurrency?: number;
   /**
    * Called with each round's bytes once they are durable, in file order, before its appenders
@@ -77,7 +77,7 @@ interface Round {
  * torn line (a crash mid-write) gets a newline first. Rejects when the file cannot be opened.
  */
 export async function openSink(options: SinkOptions): Promise<Sink> {
-  const { file, log, concurrency = 3, onDurable, maxBytes = 0, keep = 5 } = options;
+  const { file, log, concurrency = 4, onDurable, maxBytes = 0, keep = 5 } = options;
   let io: SinkIO = await openSinkIO(file, concurrency, options.open);
   let size = io.size;
   let tornTail = io.tornTail;

@@ -1,4 +1,4 @@
-import { fdatasync, write } from "node:fs";
+import { fdatasync, writeSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 
 /** The parts of a `FileHandle` the sink uses; tests may wrap a real one to inject faults. */
@@ -19,7 +19,10 @@ export interface SinkIO {
   readonly size: number;
   /** Whether the file ended in a torn line (no final newline) when opened. */
   readonly tornTail: boolean;
-  /** Writes the whole buffer at the end of the file (several writes if it must). */
+  /**
+   * Writes the whole buffer at the end of the file (several writes if it must); `done` may be
+   * called before `write` returns.
+   */
   write(buffer: Buffer, done: IOCallback): void;
   /** fdatasync on a descriptor no other fdatasync in flight is using. */
   datasync(done: IOCallback): void;
@@ -63,8 +66,10 @@ function sinkIO(file: string, handle: SinkFile & Partial<Pick<FileHandle, "fd">>
   const free = syncHandles.map((reader) => reader.fd);
   const failure = (error: unknown) => error ?? new Error("log sink: operation failed");
 
-  // One `fs` callback call per write: a thread-pool request each, without the promise
-  // machinery of FileHandle, which showed in profiles at thousands of rounds a second.
+  // The write is made on the spot: appending a few KiB to the page cache takes microseconds,
+  // and a trip through the thread pool would cost the round a whole turn of a busy event loop
+  // before its fdatasync could start. Only the fdatasync, which waits for the disk, goes to
+  // the thread pool. An injected test handle keeps its promise methods.
   const writeSome = fd === undefined
     ? (buffer: Buffer, offset: number, done: (error: unknown, written: number) => void) => {
       handle.write(buffer, offset, buffer.length - offset).then(
@@ -72,7 +77,14 @@ function sinkIO(file: string, handle: SinkFile & Partial<Pick<FileHandle, "fd">>
         (error: unknown) => done(failure(error), 0));
     }
     : (buffer: Buffer, offset: number, done: (error: unknown, written: number) => void) => {
-      write(fd, buffer, offset, buffer.length - offset, null, done);
+      let written: number;
+      try {
+        written = writeSync(fd, buffer, offset, buffer.length - offset);
+      } catch (error) {
+        done(error, 0);
+        return;
+      }
+      done(null, written);
     };
 
   return {
