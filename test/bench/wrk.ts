@@ -5,9 +5,8 @@ import { once } from "node:events";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { wrkEntry } from "./entries.ts";
-import { cpuShares, type LoadGenerator, type LoadRun, type RunConfig } from "./load.ts";
 import { setTimeout as delay } from "node:timers/promises";
-import { cpuMs, machineCpuMs } from "./usage.ts";
+import { cpuShares, sample, type LoadGenerator, type LoadRun, type RunConfig } from "./load.ts";
 
 /** What wrk printed, in the units the bench uses. */
 export interface WrkOutput {
@@ -64,18 +63,14 @@ export async function startWrk(dir: string): Promise<LoadGenerator | undefined> 
     return { child, exited: once(child, "close"), output };
   };
 
-  const run = async (config: RunConfig, targetPid: number): Promise<LoadRun> => {
+  const run = async (config: RunConfig, targets: readonly number[]): Promise<LoadRun> => {
     if (config.mode !== "text") throw new Error("bench: wrk runs only text entries");
     const seconds = Math.max(1, Math.round(config.durationMs / 1_000));
     const warm = await wrk(config.url, config.connections, 1);
     await warm.exited;
     const { child, exited, output } = await wrk(config.url, config.connections, seconds);
     const pid = child.pid ?? 0;
-    const sampleNow = async () => {
-      const [target, generator, machine] =
-        await Promise.all([cpuMs(targetPid), cpuMs(pid), machineCpuMs()]);
-      return { target, generators: [generator], machine, at: performance.now() };
-    };
+    const sampleNow = () => sample(targets, [pid]);
     // Its connections are up within milliseconds; sample inside its window, not at its edges.
     await delay(100);
     const begin = await sampleNow();
