@@ -14,7 +14,8 @@ const timeoutMs = 1_000;
 const failures = 3;
 const retryMs = 1_000;
 
-interface Provider {
+/** A provider process of the failure benchmarks. */
+export interface Provider {
   started: Listening;
   url: string;
   /** performance.now() of every heartbeat the provider reported. */
@@ -151,8 +152,12 @@ export async function benchFailure(context: BenchContext): Promise<Row[]> {
   }
 }
 
-async function startProvider(context: BenchContext, registryURL: string, dependent: Dependent,
-  agent: http.Agent): Promise<Provider> {
+/**
+ * Starts a provider process (`provider.ts`), registers it as an instance of "X" with
+ * `registryURL` and resolves once `dependent` heard of it; its heartbeats are recorded.
+ */
+export async function startProvider(context: BenchContext, registryURL: string,
+  dependent: Dependent, agent: http.Agent): Promise<Provider> {
   const started = await startNode(new URL("./provider.js", import.meta.url), [], {
     name: "provider",
     ipc: true,
@@ -175,7 +180,8 @@ async function startProvider(context: BenchContext, registryURL: string, depende
   return { started, url: started.url, beats };
 }
 
-async function firstBeat(provider: Provider, withinMs: number): Promise<void> {
+/** Waits (up to `withinMs`) until `provider` has been checked once. */
+export async function firstBeat(provider: Provider, withinMs: number): Promise<void> {
   const deadline = performance.now() + withinMs;
   while (provider.beats.length === 0 && performance.now() < deadline) await delay(50);
 }

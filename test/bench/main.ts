@@ -1,12 +1,13 @@
 // `make bench`: runs the docs/protocol.md#performance-targets benchmarks against real service
 // processes and prints one table. Flags: --only NAME[,NAME] (log, discovery, failure, hung,
-// blocking, scale, startup), --quick, --profile DIR (service processes write CPU profiles
+// blocking, scale, startup, cluster), --quick, --profile DIR (service processes write CPU profiles
 // there), --verbose, --help.
 import { mkdtemp, mkdir, readdir, rm } from "node:fs/promises";
 import os from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { benchBlocking } from "./blocking.ts";
+import { benchCluster } from "./cluster.ts";
 import type { BenchContext } from "./context.ts";
 import { benchDiscovery } from "./discovery.ts";
 import { benchFailure } from "./failure.ts";
@@ -28,6 +29,7 @@ const benches: Record<string, (context: BenchContext) => Promise<Row[]>> = {
   blocking: benchBlocking,
   scale: benchScale,
   startup: benchStartup,
+  cluster: benchCluster,
 };
 
 const usage = `usage: make bench ARGS="[--only NAMES] [--quick] [--profile DIR] [--verbose]"
