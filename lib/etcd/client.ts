@@ -1,6 +1,6 @@
 import { Agent } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
-import { UnavailableError, ValidationError, describeError } from "../std/errors.ts";
+import { UnavailableError, ValidationError } from "../std/errors.ts";
 import { request, RequestError, type HttpResponse } from "../std/request.ts";
 import { asObject, stringField } from "./codec.ts";
 
@@ -211,8 +211,7 @@ export function createEtcdClient(options: EtcdClientOptions): EtcdClient {
         });
       }
       preferred = (preferred + 1) % endpoints.length;
-      throw new EtcdUnavailableError(
-        `etcd: no member answered ${path} in time (${describeError(last)})`, unknown,
+      throw new EtcdUnavailableError(`etcd: no member answered ${path} in time`, unknown,
         { cause: last });
     },
     close() {

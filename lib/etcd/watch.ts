@@ -170,9 +170,10 @@ export function watchPrefix(client: EtcdClient, options: WatchOptions): Watcher 
         }
         continue;
       }
-      if (error) log(`etcd: watch ${describeError(error)}; moving on`);
-      member += 1;
       failures = delivered > started ? 1 : failures + 1;
+      // Once per outage: every member in turn refuses while etcd is down.
+      if (error && failures === 1) log(`etcd: watch ${describeError(error)}; moving on`);
+      member += 1;
       await pause(failures);
     }
   }

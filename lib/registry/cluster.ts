@@ -160,8 +160,8 @@ export async function joinCluster(options: ClusterOptions): Promise<ClusterRepli
         return undefined;
       } catch (error) {
         failedAt = performance.now();
-        failure = `etcd is unavailable (${describeError(error)}); ` +
-          `this is the state as of revision ${mirror.revision}`;
+        log(`reads answer from the last known state: ${describeError(error)}`);
+        failure = `etcd is unavailable; this is the state as of revision ${mirror.revision}`;
         return failure;
       }
     },
