@@ -62,6 +62,9 @@ export function etcdArgs(member: EtcdMemberSpec, options: EtcdArgsOptions): stri
     "--initial-cluster", initial, "--initial-cluster-token", token,
     "--initial-cluster-state", "new",
     "--heartbeat-interval", String(heartbeatMs), "--election-timeout", String(electionMs),
+    // etcd 3.4 keeps every revision unless told otherwise; an hour of history is plenty for
+    // watches that resume and a leader that replays its patches.
+    "--auto-compaction-mode", "periodic", "--auto-compaction-retention", "1h",
     "--logger", "zap", "--log-outputs", "stderr", "--log-level", "error",
   ];
 }

@@ -18,7 +18,14 @@ import { joinCluster } from "./cluster.ts";
 import { createChangeIndex } from "./blocking.ts";
 import { createListHandler } from "./list.ts";
 import { createNotifier } from "./notify.ts";
-import { checkSameHost, parseRegistration, parseServiceURL, type Patch } from "./registration.ts";
+import { settleInitial } from "./settle.ts";
+import {
+  checkSameHost,
+  parseRegistration,
+  parseServiceURL,
+  type Patch,
+  type Registration,
+} from "./registration.ts";
 import type { Registry, RegistryOptions } from "./server.ts";
 import { createTable } from "./table.ts";
 
@@ -110,6 +117,15 @@ export async function createClusterRegistry(
     throw error;
   });
   const authorize = bearerCheck(options.token, "registry");
+
+  /** Every passing provider of what `reg` requires, as an initial patch. */
+  const providersOf = (reg: Registration): Patch => {
+    const patch: Patch = { Added: [], Removed: [] };
+    for (const name of reg.RequiredServices) patch.Added.push(...table.providers(name));
+    return patch;
+  };
+
+
   let closed = false;
 
   const router = createRouter([
@@ -127,13 +143,18 @@ export async function createClusterRegistry(
           const reg = parseRegistration(await readJSON(req, { limit: maxBodyBytes }));
           if (sameHost) checkSameHost(reg);
           const { previous } = await replica.register(reg, requestSignal(res));
-          const initial: Patch = { Added: [], Removed: [] };
-          for (const name of reg.RequiredServices) initial.Added.push(...table.providers(name));
+          const initial = providersOf(reg);
           // A Go client reads its providers once, from the patch, right after this answer.
           await notifier.deliver(reg.ServiceUpdateURL, initial, notifyTimeoutMs);
           log(`${previous ? "re-registered" : "registered"} ${reg.ServiceName} at ` +
             reg.ServiceURL);
           sendJSON(res, 200, initial);
+          void settleInitial(reg, initial, {
+            sync: () => replica.sync(),
+            providers: () => providersOf(reg).Added,
+            send: (patch) => notifier.sent(reg.ServiceUpdateURL, patch),
+            stopped: () => closed,
+          });
         },
         DELETE: async (req, res) => {
           authorize(req);
