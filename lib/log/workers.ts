@@ -21,6 +21,8 @@ export interface IngestWorkersOptions {
   restartMs?: number;
   /** How long `stop` lets a worker finish before killing it. Default 10 s. */
   stopMs?: number;
+  /** How long a new connection may take to send its first bytes. Default 10 s. */
+  firstRequestMs?: number;
 }
 
 /** Worker processes that take a share of the log service's connections. */
@@ -75,6 +77,7 @@ function stopReading(socket: Socket): void {
  */
 export async function startIngestWorkers(options: IngestWorkersOptions): Promise<IngestWorkers> {
   const { count, script, append, prefix, log, restartMs = 1_000, stopMs = 10_000 } = options;
+  const { firstRequestMs = 10_000 } = options;
   const workers: Array<Worker | undefined> = Array.from({ length: count }, () => undefined);
   let url: string | undefined;
   let stopping = false;
@@ -136,10 +139,13 @@ export async function startIngestWorkers(options: IngestWorkersOptions): Promise
       turn = (turn + 1) % (count + 1);
       const worker = workers[turn - 1];
       if (turn === 0 || stopping || url === undefined || !worker?.ready) return serve(socket);
-      // Until the first request arrives nobody else listens for its errors (a reset).
+      // Until the first request arrives nobody else listens for its errors (a reset), and no
+      // server's timeout applies: a client that connects and sends nothing is cut off here.
       const ignore = () => {};
       socket.on("error", ignore);
+      socket.setTimeout(firstRequestMs, () => socket.destroy());
       socket.once("data", (head: Buffer) => {
+        socket.setTimeout(0);
         socket.pause();
         if (!postsToLog(head) || !worker.ready) {
           socket.off("error", ignore);
