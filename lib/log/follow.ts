@@ -35,6 +35,7 @@ interface Follower {
   res: ServerResponse;
   filter: LineFilter | undefined;
   queue: Buffer[];
+  queued: number;
   ready: boolean;
 }
 
@@ -52,6 +53,7 @@ export function createFollowers(options: FollowersOptions = {}): Followers {
 
   const flushOne = (follower: Follower) => {
     const rounds = follower.queue.splice(0);
+    follower.queued = 0;
     const pieces: Buffer[] = [];
     for (const round of rounds) {
       const data = round[0] === 0x0a ? round.subarray(1) : round;
@@ -74,7 +76,7 @@ export function createFollowers(options: FollowersOptions = {}): Followers {
       if (followers.size >= maxFollowers) {
         throw new UnavailableError(`log: ${maxFollowers} followers already, try again later`);
       }
-      const follower: Follower = { res, filter, queue: [], ready: false };
+      const follower: Follower = { res, filter, queue: [], queued: 0, ready: false };
       followers.add(follower);
       res.once("close", () => followers.delete(follower));
       const send = (tail: Buffer) => {
@@ -87,7 +89,9 @@ export function createFollowers(options: FollowersOptions = {}): Followers {
         });
         res.write(tail);
         follower.ready = true;
-        if (closed) end(follower);
+        // What became durable while the tail was read is sent now, unless it is more than a
+        // follower may be behind: then, as for one too slow, the answer ends here.
+        if (closed || follower.queued > maxBacklogBytes) end(follower);
         else flushOne(follower);
       };
       try {
@@ -99,7 +103,12 @@ export function createFollowers(options: FollowersOptions = {}): Followers {
     },
     publish(data) {
       if (followers.size === 0) return;
-      for (const follower of followers) follower.queue.push(data);
+      for (const follower of followers) {
+        // One still reading its tail keeps at most a backlog's worth; it ends after the tail.
+        if (!follower.ready && follower.queued > maxBacklogBytes) continue;
+        follower.queue.push(data);
+        follower.queued += data.length;
+      }
       timer ??= setTimeout(flush, flushMs);
     },
     close() {
