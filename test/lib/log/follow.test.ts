@@ -3,11 +3,12 @@ import { once } from "node:events";
 import { get as httpGet, type IncomingMessage } from "node:http";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
+import { createFollowers } from "../../../lib/log/follow.ts";
 import { createLogServer, type LogServerOptions } from "../../../lib/log/server.ts";
 import { listen } from "../../../lib/std/listen.ts";
 import { postEntries } from "../../support/log.ts";
 import { tempDir } from "../../support/temp.ts";
-import { createWaiters, eventually } from "../../support/wait.ts";
+import { createWaiters, deferred, eventually } from "../../support/wait.ts";
 
 const stamp = "go 2026/11/25 14:40:27 ";
 
@@ -44,6 +45,7 @@ async function follow(t: TestContext, url: string, query: string) {
   return {
     res,
     req,
+    text: () => text,
     lines: () => text.split("\n").filter((line) => line !== "").map((l) => l.slice(stamp.length)),
     until: (what: string, check: () => boolean) =>
       waiters.until(() => (check() ? true : undefined), 5_000,
@@ -104,5 +106,26 @@ describe("log service GET /log?follow=1", () => {
     await followed.until("the entry", () => followed.lines().length === 1);
     stop.abort();
     await followed.until("the end", () => followed.ended);
+  });
+
+  it("ends after the tail when more was written meanwhile than a follower may lag", async (t) => {
+    const followers = createFollowers({ maxBacklogBytes: 1_000 });
+    const tailAsked = deferred();
+    const tailGiven = deferred();
+    const listening = await listen((_req, res) => followers.follow(res, undefined, async (send) => {
+      tailAsked.resolve();
+      await tailGiven.promise;
+      send(Buffer.from("tail\n"));
+    }), { host: "127.0.0.1", port: 0 });
+    t.after(() => listening.close(0));
+    // Its answer starts only with the tail: the request is awaited after the tail is given.
+    const following = follow(t, listening.url, "follow=1");
+    await tailAsked.promise;
+    for (let i = 0; i < 30; i++) followers.publish(Buffer.from(`${"x".repeat(99)}\n`));
+    tailGiven.resolve();
+    const followed = await following;
+    await followed.until("the end", () => followed.ended);
+    assert.equal(followed.text(), "tail\n");
+    assert.equal(followers.count, 0);
   });
 });
