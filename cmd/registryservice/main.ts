@@ -121,7 +121,7 @@ await runCommand(
       return;
     }
     const serve = async () => {
-      const registry = await createRegistry({ ...options, statePath: flags.state });
+      const registry = await createRegistry({ ...options, statePath: flags.state, metrics });
       try {
         const server = await listen(registry.handler, { host, port, log, metrics });
         process.stdout.write(`Registry listening on ${server.url}\n`);

@@ -1,4 +1,5 @@
 import { streamLogger, type Logger } from "../std/log.ts";
+import type { Metrics } from "../std/metrics.ts";
 import {
   HttpError,
   maxBodyBytes,
@@ -14,7 +15,7 @@ import { createRouter } from "../std/router.ts";
 import { ValidationError } from "../std/errors.ts";
 import { createChangeIndex } from "./blocking.ts";
 import { createClusterRegistry, type EtcdStoreOptions } from "./clusterserver.ts";
-import { createHealthChecker } from "./health.ts";
+import { createHealthChecker, type HealthChecker } from "./health.ts";
 import { createListHandler } from "./list.ts";
 import { criticalState } from "./health-policy.ts";
 import { createNotifier } from "./notify.ts";
@@ -27,7 +28,7 @@ import {
 } from "./registration.ts";
 import { createFileStore } from "./file-store.ts";
 import type { RegistryStore } from "./persistence.ts";
-import { createTable, rowOf, type Change } from "./table.ts";
+import { createTable, rowOf, type Change, type Table } from "./table.ts";
 
 /** Options of `createRegistry`; defaults are those of docs/protocol.md#commands. */
 export interface RegistryOptions {
@@ -61,6 +62,8 @@ export interface RegistryOptions {
    * (README "Running a registry cluster"); `statePath` must be unset then.
    */
   etcd?: EtcdStoreOptions;
+  /** Where the registry's own figures go (entries by status, checks), for `GET /metrics`. */
+  metrics?: Metrics;
 }
 
 /** A running registry: its HTTP handler and the way to stop it. */
@@ -131,6 +134,7 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
       if (table.get(key)) saveLater(apply({ remove: key }));
     },
   });
+  if (options.metrics) addRegistryMetrics(options.metrics, table, health);
   let closed = false;
 
   /**
@@ -261,4 +265,14 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
       await store.close().catch(() => {}); // the store logs why
     },
   };
+}
+
+function addRegistryMetrics(metrics: Metrics, table: Table, health: HealthChecker): void {
+  metrics.collect("registry_entries", "Registered entries, by health status.", "gauge", () =>
+    (["passing", "critical"] as const).map((status) => [{ status }, table.count(status)]));
+  metrics.collect("registry_health_checks_total", "Heartbeat checks started.", "counter",
+    () => health.checks);
+  metrics.collect("registry_health_queued_total",
+    "Entries put into the heartbeat check queue (never one that waits there already).",
+    "counter", () => health.queued);
 }

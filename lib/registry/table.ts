@@ -23,6 +23,8 @@ export interface Delivery {
 /** The registry's entries, indexed by ServiceURL, by ServiceName and by required name. */
 export interface Table {
   readonly size: number;
+  /** How many entries have `status`. */
+  count(status: Status): number;
   /** The row of `serviceURL`, or `undefined` when none is registered there. */
   get(serviceURL: string): ServiceStatus | undefined;
   /**
@@ -85,6 +87,7 @@ export function createTable(): Table {
   const byName = new Map<string, Set<Entry>>();
   // Only entries that can be told anything: those with a ServiceUpdateURL.
   const byRequired = new Map<string, Set<Entry>>();
+  const counts = { passing: 0, critical: 0 };
 
   const index = (map: Map<string, Set<Entry>>, key: string, entry: Entry) => {
     let set = map.get(key);
@@ -98,17 +101,21 @@ export function createTable(): Table {
     if (set.size === 0) map.delete(key);
   };
   const link = (entry: Entry) => {
+    counts[entry.row.Status] += 1;
     index(byName, entry.row.ServiceName, entry);
     if (entry.row.ServiceUpdateURL === "") return;
     for (const name of entry.row.RequiredServices) index(byRequired, name, entry);
   };
   const unlink = (entry: Entry) => {
+    counts[entry.row.Status] -= 1;
     unindex(byName, entry.row.ServiceName, entry);
     for (const name of entry.row.RequiredServices) unindex(byRequired, name, entry);
   };
-  // Most changes are a check's result: the indexed fields stay, the indexes need not move.
+  // Most changes are a check's result: the indexed fields (and the status counted) stay, so
+  // the indexes need not move.
   const sameIndex = (a: ServiceStatus, b: ServiceStatus) =>
-    a.ServiceName === b.ServiceName && a.ServiceUpdateURL === b.ServiceUpdateURL &&
+    a.Status === b.Status && a.ServiceName === b.ServiceName &&
+    a.ServiceUpdateURL === b.ServiceUpdateURL &&
     a.RequiredServices.length === b.RequiredServices.length &&
     a.RequiredServices.every((name, i) => b.RequiredServices[i] === name);
 
@@ -145,6 +152,7 @@ export function createTable(): Table {
     get size() {
       return byURL.size;
     },
+    count: (status) => counts[status],
     get: (serviceURL) => byURL.get(serviceURL)?.row,
     apply(change) {
       const previous = update(change);

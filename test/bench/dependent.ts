@@ -23,6 +23,8 @@ export interface Dependent {
   url: string;
   /** Patches received so far. */
   readonly patches: number;
+  /** Distinct URLs received so far as `kind` entries for `name`. */
+  distinct(kind: PatchKind, name: string): number;
   /**
    * Resolves with the arrival of the first `kind` entry for `name` (and `url`, when given)
    * at or after `since`; rejects after `timeoutMs`.
@@ -44,6 +46,7 @@ interface Waiter {
 export async function startDependent(): Promise<Dependent> {
   const arrivals: Arrival[] = [];
   const waiters = new Set<Waiter>();
+  const seen = new Map<string, Set<string>>();
   let patches = 0;
   const server = http.createServer((req, res) => {
     if (req.method === "GET" && req.url === "/heartbeat") {
@@ -69,6 +72,10 @@ export async function startDependent(): Promise<Dependent> {
       res.writeHead(200, { "Content-Length": 0 }).end();
       for (const arrival of received) {
         arrivals.push(arrival);
+        const key = `${arrival.kind} ${arrival.name}`;
+        let urls = seen.get(key);
+        if (!urls) seen.set(key, (urls = new Set()));
+        urls.add(arrival.url);
         for (const waiter of waiters) {
           if (waiter.matches(arrival)) {
             waiters.delete(waiter);
@@ -111,6 +118,7 @@ export async function startDependent(): Promise<Dependent> {
     get patches() {
       return patches;
     },
+    distinct: (kind, name) => seen.get(`${kind} ${name}`)?.size ?? 0,
     waitFor,
     register: async (registryURL, required, agent) => {
       await registerAt(registryURL, {

@@ -1,7 +1,7 @@
 // `make bench`: runs the docs/protocol.md#performance-targets benchmarks against real service
 // processes and prints one table. Flags: --only NAME[,NAME] (log, discovery, failure, hung,
-// blocking, scale, startup, cluster), --quick, --profile DIR (service processes write CPU profiles
-// there), --verbose, --help.
+// blocking, scale, origins, startup, cluster), --quick, --profile DIR (service processes write
+// CPU profiles there), --verbose, --help.
 import { mkdtemp, mkdir, readdir, rm } from "node:fs/promises";
 import os from "node:os";
 import { join, resolve } from "node:path";
@@ -16,6 +16,7 @@ import { benchLog } from "./log.ts";
 import { benchLogRead } from "./logread.ts";
 import { killAll } from "../support/spawn.ts";
 import { summarizeProfile } from "./profile.ts";
+import { benchOrigins } from "./origins.ts";
 import { benchScale } from "./scale.ts";
 import { benchStartup } from "./startup.ts";
 import { firstLine, renderTable, type Row } from "./table.ts";
@@ -28,6 +29,7 @@ const benches: Record<string, (context: BenchContext) => Promise<Row[]>> = {
   hung: benchHung,
   blocking: benchBlocking,
   scale: benchScale,
+  origins: benchOrigins,
   startup: benchStartup,
   cluster: benchCluster,
 };

@@ -1,0 +1,125 @@
+// Many entries on one host:port that is or goes dead: the registry must turn each critical,
+// tell dependents, and check or queue none of them more than once — the cost of a dead
+// host:port is linear in the entries there, paid once.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { createMetrics, type Metrics } from "../../../lib/std/metrics.ts";
+import { createLimiter } from "../../../lib/std/limiter.ts";
+import { request } from "../../../lib/std/request.ts";
+import { parseServiceList } from "../../../lib/registry/registration.ts";
+import { deadURL } from "../../support/temp.ts";
+import { eventually } from "../../support/wait.ts";
+import { startHeartbeats } from "./checker.ts";
+import { post, startFake, startRegistry, type FakeService } from "./helpers.ts";
+
+const total = 2_000;
+
+/** The sum of every series of the metric `name` (`name{label="value"}`: that series). */
+function metric(metrics: Metrics, name: string): number {
+  let sum = 0;
+  for (const line of metrics.render().split("\n")) {
+    if (line.startsWith(`${name} `) || line.startsWith(name.includes("{") ? name : `${name}{`)) {
+      sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+    }
+  }
+  return sum;
+}
+
+/** Registers `count` instances of X, 16 at a time; `at(i)` gives ServiceURL and HeartbeatURL. */
+async function registerMany(
+  registry: string,
+  count: number,
+  at: (i: number) => { ServiceURL: string; HeartbeatURL: string },
+): Promise<void> {
+  const limiter = createLimiter(16);
+  await Promise.all(Array.from({ length: count }, (_, i) => limiter.run(async () => {
+    // A busy machine may take its time; that the answer comes is what counts here.
+    const response = await request(`${registry}/services`, { method: "POST", timeoutMs: 60_000,
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ ServiceName: "X", ...at(i) }) });
+    assert.equal(response.status, 200, response.text());
+  })));
+}
+
+/** Resolves once `dependent` was told X at every one of `urls` was removed. */
+async function removedAll(dependent: FakeService, urls: Set<string>): Promise<void> {
+  const left = new Set(urls);
+  await dependent.waitPatch((patch) => {
+    for (const entry of patch.Removed) if (entry.Name === "X") left.delete(entry.URL);
+    return left.size === 0;
+  }, 60_000);
+}
+
+/**
+ * Resolves once the registry counts `count` entries with `status`, then checks that
+ * `GET /services?name=X` says the same of every one of them.
+ */
+async function allListed(
+  registry: string,
+  metrics: Metrics,
+  count: number,
+  status: string,
+): Promise<void> {
+  await eventually(() => (metric(metrics, `registry_entries{status="${status}"}`) >= count
+    ? true : undefined), 60_000, `${count} entries ${status}`);
+  const response = await request(`${registry}/services?name=X`,
+    { timeoutMs: 60_000, maxResponseBytes: 64 * 1024 * 1024 });
+  const rows = parseServiceList(response.json());
+  assert.equal(rows.length, count);
+  assert.ok(rows.every((row) => row.Status === status && row.LastCheck !== null));
+}
+
+describe("registry health checks at one dead host:port", () => {
+  it(`turns all ${total} entries critical when their host:port dies, each checked and queued ` +
+    "at most once", async (t) => {
+    const metrics = createMetrics();
+    // An interval far beyond the test: only the crash probe and its consequences check.
+    const { url: registry } = await startRegistry(t, { heartbeatIntervalMs: 600_000, metrics });
+    const heartbeats = await startHeartbeats(t);
+    const dependent = await startFake(t);
+    await post(registry, dependent.registration("Watcher", ["X"]));
+    const urls = new Set<string>();
+    await registerMany(registry, total, (i) => {
+      urls.add(`${heartbeats.url}/s/${i}`);
+      return { ServiceURL: `${heartbeats.url}/s/${i}`, HeartbeatURL: `${heartbeats.url}/ok/${i}` };
+    });
+    // Every entry's first check has started (the watcher's too), and its connection is pooled.
+    await eventually(() => (metric(metrics, "registry_health_checks_total") > total &&
+      heartbeats.hits.size === total ? true : undefined), 60_000, "every first check");
+    const checks = metric(metrics, "registry_health_checks_total");
+    const queued = metric(metrics, "registry_health_queued_total");
+
+    await heartbeats.kill();
+    await allListed(registry, metrics, total, "critical");
+    await removedAll(dependent, urls);
+    const checkedAgain = metric(metrics, "registry_health_checks_total") - checks;
+    const queuedAgain = metric(metrics, "registry_health_queued_total") - queued;
+    t.diagnostic(`after the kill: ${checkedAgain} checks, ${queuedAgain} queued`);
+    assert.ok(checkedAgain <= total, `${checkedAgain} checks for ${total} entries`);
+    assert.ok(queuedAgain <= total, `${queuedAgain} queued for ${total} entries`);
+    assert.equal(metric(metrics, "registry_entries"), total + 1);
+  });
+
+  it(`turns all of ${total} registrations onto a dead host:port critical, each checked and ` +
+    "queued at most once", async (t) => {
+    const metrics = createMetrics();
+    const { url: registry } = await startRegistry(t, { heartbeatIntervalMs: 600_000, metrics });
+    const dependent = await startFake(t);
+    await post(registry, dependent.registration("Watcher", ["X"]));
+    const checks = metric(metrics, "registry_health_checks_total");
+    const queued = metric(metrics, "registry_health_queued_total");
+    const dead = await deadURL();
+    const urls = new Set<string>();
+    await registerMany(registry, total, (i) => {
+      urls.add(`${dead}/s/${i}`);
+      return { ServiceURL: `${dead}/s/${i}`, HeartbeatURL: `${dead}/h/${i}` };
+    });
+    await allListed(registry, metrics, total, "critical");
+    await removedAll(dependent, urls);
+    const checked = metric(metrics, "registry_health_checks_total") - checks;
+    const queuedNow = metric(metrics, "registry_health_queued_total") - queued;
+    t.diagnostic(`${checked} checks, ${queuedNow} queued for ${total} registrations`);
+    assert.ok(checked <= total, `${checked} checks for ${total} entries`);
+    assert.ok(queuedNow <= total, `${queuedNow} queued for ${total} entries`);
+  });
+});
