@@ -49,6 +49,9 @@ export interface HealthChecker {
   close(): void;
 }
 
+// Entries turned critical per turn of the event loop when their host:port refused.
+const refusalSlice = 250;
+
 interface Check {
   key: string;
   label: string;
@@ -113,14 +116,38 @@ export function createHealthChecker(options: HealthOptions): HealthChecker {
     });
     if (closed || check.removed) return;
     settle(check, outcome, detail);
-    if (outcome !== "refused") return;
-    // Nothing listens on that host:port: every passing entry there is down too.
-    for (const other of [...(passingAt.get(check.origin) ?? [])]) {
-      settle(other, "refused", `${detail} (checking ${check.label})`);
-    }
+    if (outcome === "refused") refuseOrigin(check, detail);
   }
 
-  function settle(check: Check, outcome: Outcome, detail: string): void {
+  /**
+   * Nothing listens on `check`'s host:port: every passing entry there is down too. They leave
+   * the passing set at once (a second refusal there finds none) and turn critical a slice per
+   * turn of the event loop, so thousands on one host:port do not hold up requests; one log
+   * line says it for all of them. One that answered meanwhile keeps its newer word.
+   */
+  function refuseOrigin(check: Check, detail: string): void {
+    const others = passingAt.get(check.origin);
+    if (!others) return;
+    passingAt.delete(check.origin);
+    const pending = [...others].map((other) => ({ other, state: other.state }));
+    log(`health: ${pending.length} more ${pending.length === 1 ? "entry" : "entries"} at ` +
+      `${check.origin} turn critical too: ${detail}`);
+    const settleFrom = (from: number) => {
+      for (const { other, state } of pending.slice(from, from + refusalSlice)) {
+        if (other.removed) continue;
+        if (other.state === state) settle(other, "refused", detail, false);
+        else if (other.state.status === "passing") setPassing(other, true);
+      }
+      const next = from + refusalSlice;
+      if (next < pending.length) setImmediate(() => {
+        if (!closed) settleFrom(next);
+      });
+    };
+    settleFrom(0);
+  }
+
+  /** Acts on an outcome; `logged` false keeps a turn to critical out of the log (said once). */
+  function settle(check: Check, outcome: Outcome, detail: string, logged = true): void {
     const previous = check.state;
     const { state, event, delayMs } = decide(options, previous, outcome, clock(), check.due);
     check.state = state;
@@ -128,7 +155,7 @@ export function createHealthChecker(options: HealthOptions): HealthChecker {
     if (event === "failed") {
       log(`health: ${label}: check ${state.failures} of ${options.failures} failed: ${detail}`);
     } else if (event === "critical") {
-      log(`health: ${label} is critical: ${detail}`);
+      if (logged) log(`health: ${label} is critical: ${detail}`);
     } else if (event === "recovered") {
       log(`health: ${label} is passing again`);
     } else if (event === "expired") {

@@ -49,7 +49,7 @@ describe("registry state file", () => {
     await first.stop();
 
     const beats = provider.heartbeats;
-    const heartbeat = provider.nextHeartbeat(2_000);
+    const heartbeat = provider.nextHeartbeat(20_000);
     const second = await startRegistry(t, { statePath, heartbeatIntervalMs: 60_000 });
     await heartbeat; // checked at once, not after the 60 s interval
     assert.ok(provider.heartbeats > beats);
