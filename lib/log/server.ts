@@ -1,14 +1,14 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Handler } from "../std/http.ts";
+import { collectBody, HttpError, sendError, type Handler } from "../std/http.ts";
 import type { Logger } from "../std/log.ts";
 import { createRouter } from "../std/router.ts";
 import { entryHead } from "./entry.ts";
 import { createFollowers } from "./follow.ts";
+import { entryLines } from "./ingest.ts";
 import { lineFilter } from "./match.ts";
 import { filters, parseLogQuery } from "./query.ts";
 import { createTailReader } from "./reader.ts";
 import { createRecent } from "./recent.ts";
-import { postHandler, type Append } from "./post.ts";
 import { openSink, type SinkFile } from "./sink.ts";
 
 /** Options of `createLogServer`. */
@@ -46,8 +46,6 @@ export interface LogServer {
   readonly entries: number;
   /** `GET /log?follow=1` answers open now. */
   readonly followers: number;
-  /** Appends entry lines as `POST /log` does: for requests another process received. */
-  append: Append;
 }
 
 /** Default `maxBytes`: the file is rotated at 64 MiB. */
@@ -87,7 +85,37 @@ export async function createLogServer(options: LogServerOptions): Promise<LogSer
   if (signal?.aborted) followers.close();
   else signal?.addEventListener("abort", () => followers.close(), { once: true });
 
-  const post = postHandler(sink.append, head, log);
+  // Answers its own errors (as the router would, with `sendError` and `log`) so that the
+  // whole request is callbacks: no promise, no async function between the body and the 200.
+  const fail = (res: ServerResponse, error: unknown): void => sendError(res, error, log);
+  const answer = (res: ServerResponse, error: unknown): void => {
+    if (error === undefined) {
+      try {
+        res.writeHead(200, { "Content-Length": 0 });
+        res.end();
+      } catch (failure) {
+        fail(res, failure);
+      }
+      return;
+    }
+    // The sink has logged the cause once for the whole round.
+    const code = (error as NodeJS.ErrnoException | undefined)?.code;
+    fail(res, new HttpError(500, `log: entry not stored: write failed${code ? ` (${code})` : ""}`, {
+      cause: error,
+    }));
+  };
+
+  const post = (req: IncomingMessage, res: ServerResponse): void => {
+    collectBody(req, {}, (error, body) => {
+      if (error) return fail(res, error);
+      try {
+        const { text, count } = entryLines(req.headers["content-type"], body, head());
+        sink.append(text, count, (failure) => answer(res, failure));
+      } catch (error) {
+        fail(res, error);
+      }
+    });
+  };
 
   const get = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = req.url ?? "/";
@@ -126,6 +154,5 @@ export async function createLogServer(options: LogServerOptions): Promise<LogSer
     get followers() {
       return followers.count;
     },
-    append: sink.append,
   };
 }

@@ -6,7 +6,7 @@ import { createProviders, type Providers } from "../registry/providers.ts";
 import { HttpError, type Handler } from "../std/http.ts";
 import { describeError } from "../std/errors.ts";
 import { bearerCheck } from "../std/auth.ts";
-import { listen, type Listening, type ListenOptions } from "../std/listen.ts";
+import { listen, type Listening } from "../std/listen.ts";
 import { addProcessMetrics, createMetrics, type Metrics } from "../std/metrics.ts";
 import type { CommonFlags } from "../std/command.ts";
 import { createRegistrar, type Registrar } from "./registrar.ts";
@@ -79,8 +79,6 @@ export interface ServiceOptions {
   flushTimeoutMs?: number;
   /** Tuning of the remote logger (tests make it fast). */
   remoteLog?: Omit<RemoteLoggerOptions, "serviceName" | "providers">;
-  /** Decides who serves each new connection (see `ListenOptions.distribute`). */
-  distribute?: ListenOptions["distribute"];
 }
 
 /** A running service. */
@@ -145,7 +143,6 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
       port,
       metrics,
       log: (line) => log(line),
-      ...(options.distribute ? { distribute: options.distribute } : {}),
     });
   } catch (error) {
     throw new Error(`service: ${name}: listen on ${host}:${port}: ${describeError(error)}`, {

@@ -1,5 +1,5 @@
 import { createServer, type Server } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import type { AddressInfo } from "node:net";
 import { HttpError, sendError, type Handler } from "./http.ts";
 import type { Metrics } from "./metrics.ts";
 import { serveMetrics, type ServedMetrics } from "./servermetrics.ts";
@@ -26,13 +26,6 @@ export interface ListenOptions {
    * answers `GET /metrics` with them (the Prometheus text format) before `handler` sees it.
    */
   metrics?: Metrics;
-  /**
-   * Decides who serves each new connection, before this server reads from it (sockets arrive
-   * paused): call `serve(socket)` to serve it here, or give it away — e.g. to a worker
-   * process with `child.send(message, socket)` — and never touch it again. Without it every
-   * connection is served here.
-   */
-  distribute?: (socket: Socket, serve: (socket: Socket) => void) => void;
 }
 
 /** A listening server and the way to stop it. */
@@ -87,7 +80,6 @@ export async function listen(handler: Handler, options: ListenOptions = {}): Pro
   });
 
   if (options.metrics) served = serveMetrics(server, options.metrics);
-  if (options.distribute) routeConnections(server, options.distribute);
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -111,20 +103,4 @@ export async function listen(handler: Handler, options: ListenOptions = {}): Pro
     return closing;
   };
   return { server, url, close };
-}
-
-// Puts `distribute` in front of the server's own connection listeners (the HTTP parser's and
-// the metrics' count), which then see only the connections it keeps. Sockets are created
-// paused (`pauseOnConnect`, a property Node's HTTP server does not take as an option), so no
-// byte is read before the decision: a socket handed to another process loses none.
-function routeConnections(server: Server,
-  distribute: (socket: Socket, serve: (socket: Socket) => void) => void): void {
-  (server as Server & { pauseOnConnect: boolean }).pauseOnConnect = true;
-  const local = server.listeners("connection") as Array<(socket: Socket) => void>;
-  server.removeAllListeners("connection");
-  const serve = (socket: Socket): void => {
-    for (const listener of local) listener.call(server, socket);
-    socket.resume();
-  };
-  server.on("connection", (socket: Socket) => distribute(socket, serve));
 }

@@ -18,7 +18,7 @@ export interface LoadRun {
   firstError: string;
   latencyP50Ms: number;
   latencyP99Ms: number;
-  /** CPU use of the target's processes over the window, % of one core. */
+  /** CPU use of the target over the window, % of one core. */
   targetCpu: number;
   /** CPU use of the generator over the window, % of one core (summed over its processes). */
   generatorCpu: number;
@@ -38,11 +38,11 @@ export interface LoadGenerator {
   /** The generator's name for tables, e.g. "node:net ×2". */
   readonly name: string;
   /**
-   * Drives `config.url` and samples the CPU of the target's processes (`targets`), the
-   * generator and the whole machine from /proc over the measured window. Rejects when the
-   * generator fails or overruns (it is killed then; later runs reject too).
+   * Drives `config.url` and samples the CPU of the target, the generator and the whole machine
+   * from /proc over the measured window. Rejects when the generator fails or overruns (it is
+   * killed then; later runs reject too).
    */
-  run(config: RunConfig, targets: readonly number[]): Promise<LoadRun>;
+  run(config: RunConfig, targetPid: number): Promise<LoadRun>;
   /** Stops the generator processes. */
   close(): Promise<void>;
 }
@@ -97,21 +97,17 @@ function runWorker(worker: Worker, config: LoadConfig, edge: (type: string) => v
 }
 
 /** CPU counters at one edge of the measured window. */
-export interface Sample {
+interface Sample {
   target: number;
   generators: number[];
   machine: number;
   at: number;
 }
 
-/** CPU counters of the target's processes, the generator's and the machine, now. */
-export async function sample(targets: readonly number[],
-  generatorPids: readonly number[]): Promise<Sample> {
-  const [machine, ...rest] = await Promise.all([machineCpuMs(),
-    ...[...targets, ...generatorPids].map((pid) => cpuMs(pid))]);
-  const target = rest.slice(0, targets.length).reduce((sum, used) => sum + used, 0);
-  return { target, machine: machine ?? 0, generators: rest.slice(targets.length),
-    at: performance.now() };
+async function sample(targetPid: number, generatorPids: readonly number[]): Promise<Sample> {
+  const [target, machine, ...generators] = await Promise.all([cpuMs(targetPid),
+    machineCpuMs(), ...generatorPids.map((pid) => cpuMs(pid))]);
+  return { target: target ?? 0, machine: machine ?? 0, generators, at: performance.now() };
 }
 
 /** The CPU figures of a window between two samples, in % of one core. */
@@ -140,14 +136,14 @@ export async function startLoadGenerator(processes = 1): Promise<LoadGenerator> 
   const pids = workers.map((worker) => worker.child.pid ?? 0);
   let runs = 0;
 
-  const run = async (config: RunConfig, targets: readonly number[]): Promise<LoadRun> => {
+  const run = async (config: RunConfig, targetPid: number): Promise<LoadRun> => {
     const id = ++runs;
     let begin: Promise<Sample> | undefined;
     let end: Promise<Sample> | undefined;
     // Every worker reports the edges; the first report of each is the one sampled.
     const edge = (type: string) => {
-      if (type === "measuring") begin ??= sample(targets, pids);
-      else end ??= sample(targets, pids);
+      if (type === "measuring") begin ??= sample(targetPid, pids);
+      else end ??= sample(targetPid, pids);
     };
     let first = 0;
     const results = await Promise.all(workers.map((worker, index) => {

@@ -2,10 +2,10 @@ import { mkdtemp } from "node:fs/promises";
 import { join } from "node:path";
 import { echo, type BenchContext } from "./context.ts";
 import { startLoadGenerator, type LoadGenerator, type LoadRun } from "./load.ts";
+import { describeRun } from "./pairs.ts";
 import { setTimeout as delay } from "node:timers/promises";
 import { builtCommand } from "../support/process.ts";
 import { startNode, type Listening } from "../support/spawn.ts";
-import { describeRun } from "./rounds.ts";
 import { fmt, median, medianSpread } from "./stats.ts";
 import { skipped, type Row } from "./table.ts";
 
@@ -33,7 +33,6 @@ export async function benchLogRead(context: BenchContext): Promise<Row[]> {
       join(dir, "read.log"), "--registry", "http://127.0.0.1:9"],
     { name: "logservice", ...echo(context, "logservice") });
     started.push(log);
-    const pids = [log.pid];
     const write = await startLoadGenerator();
     const read = await startLoadGenerator();
     generators.push(write, read);
@@ -41,19 +40,19 @@ export async function benchLogRead(context: BenchContext): Promise<Row[]> {
     const writeConfig = { url: `${log.url}/log`, connections: writers, warmupMs: 300,
       durationMs, mode: "text" as const, batchSize: 1 };
     // Fills the file past the lines the readers ask for, and warms everything up.
-    await write.run({ ...writeConfig, durationMs: 1_000 }, pids);
+    await write.run({ ...writeConfig, durationMs: 1_000 }, log.pid);
 
     const alone: LoadRun[] = [];
     const shared: LoadRun[] = [];
     const reads: LoadRun[] = [];
     for (let pair = 0; pair < (quick ? 1 : 3) && !signal.aborted; pair++) {
-      const quiet = await write.run(writeConfig, pids);
+      const quiet = await write.run(writeConfig, log.pid);
       alone.push(quiet);
       // The readers run from before the writers' warm-up to after their window.
       const reading = read.run({ url: `${log.url}/log?lines=${readLines}`, connections: readers,
-        warmupMs: 200, durationMs: durationMs + 600, mode: "read", batchSize: 1 }, pids);
+        warmupMs: 200, durationMs: durationMs + 600, mode: "read", batchSize: 1 }, log.pid);
       await delay(200, undefined, { signal });
-      const busy = await write.run(writeConfig, pids);
+      const busy = await write.run(writeConfig, log.pid);
       shared.push(busy);
       const readRun = await reading;
       reads.push(readRun);

@@ -1,16 +1,6 @@
 // How much CPU time and memory processes use, from Linux's /proc (benchmarks report them).
 import { readFile } from "node:fs/promises";
 
-/** The process IDs of a process's children; none when it has gone. */
-export async function childPids(pid: number): Promise<number[]> {
-  try {
-    const text = await readFile(`/proc/${pid}/task/${pid}/children`, "utf8");
-    return text.trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
 /** CPU time (user + system) a process has used so far, in milliseconds; 0 if it is gone. */
 export async function cpuMs(pid: number): Promise<number> {
   try {

@@ -5,8 +5,9 @@ import { once } from "node:events";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { wrkEntry } from "./entries.ts";
+import { cpuShares, type LoadGenerator, type LoadRun, type RunConfig } from "./load.ts";
 import { setTimeout as delay } from "node:timers/promises";
-import { cpuShares, sample, type LoadGenerator, type LoadRun, type RunConfig } from "./load.ts";
+import { cpuMs, machineCpuMs } from "./usage.ts";
 
 /** What wrk printed, in the units the bench uses. */
 export interface WrkOutput {
@@ -63,14 +64,18 @@ export async function startWrk(dir: string): Promise<LoadGenerator | undefined> 
     return { child, exited: once(child, "close"), output };
   };
 
-  const run = async (config: RunConfig, targets: readonly number[]): Promise<LoadRun> => {
+  const run = async (config: RunConfig, targetPid: number): Promise<LoadRun> => {
     if (config.mode !== "text") throw new Error("bench: wrk runs only text entries");
     const seconds = Math.max(1, Math.round(config.durationMs / 1_000));
     const warm = await wrk(config.url, config.connections, 1);
     await warm.exited;
     const { child, exited, output } = await wrk(config.url, config.connections, seconds);
     const pid = child.pid ?? 0;
-    const sampleNow = () => sample(targets, [pid]);
+    const sampleNow = async () => {
+      const [target, generator, machine] =
+        await Promise.all([cpuMs(targetPid), cpuMs(pid), machineCpuMs()]);
+      return { target, generators: [generator], machine, at: performance.now() };
+    };
     // Its connections are up within milliseconds; sample inside its window, not at its edges.
     await delay(100);
     const begin = await sampleNow();

@@ -186,30 +186,5 @@ describe("listen", () => {
     assert.ok(body.sent < body.total, "cut before the body was complete");
     assert.deepEqual(reached, ["/body"]);
   });
-
-  it("lets distribute keep a connection or give it away before a byte is read", async (t) => {
-    // The connections given away are served by a second server, as a worker process would.
-    const elsewhere = await listen((req, res) => sendText(res, 200, `elsewhere ${req.url}`),
-      { host: "127.0.0.1" });
-    t.after(() => elsewhere.close(0));
-    let count = 0;
-    const listening = await listen((req, res) => sendText(res, 200, `here ${req.url}`), {
-      host: "127.0.0.1",
-      distribute: (socket, serve) => {
-        if (count++ % 2 === 0) return serve(socket);
-        elsewhere.server.emit("connection", socket);
-        socket.resume(); // it arrives paused
-
-      },
-    });
-    t.after(() => listening.close(0));
-    const answers: string[] = [];
-    for (let i = 0; i < 4; i++) {
-      // A fresh connection each time, the request written at once.
-      const agent = new Agent({ keepAlive: false });
-      answers.push((await request(`${listening.url}/${i}`, { agent })).text());
-      agent.destroy();
-    }
-    assert.deepEqual(answers, ["here /0", "elsewhere /1", "here /2", "elsewhere /3"]);
-  });
 });
+
