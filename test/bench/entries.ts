@@ -1,7 +1,7 @@
 // The entries the load generator sends and the check of the log file they end up in: every
 // entry says which run, connection and request it came from, so the file shows whether an
 // acknowledged entry is missing, two lines interleaved or a connection's order changed.
-import { createReadStream } from "node:fs";
+import { createReadStream, existsSync } from "node:fs";
 import { createInterface } from "node:readline";
 
 const filler = "the quick brown fox jumps over the lazy dog";
@@ -89,20 +89,26 @@ const linePattern = new RegExp(
   `(?: e(\\d+))? ${filler}$`);
 
 /**
- * Reads the log file and checks it against what the generator sent: `sent` maps
- * `run:connection` to that connection's requests. Every request answered 200 must be in the
- * file, each line must be one whole entry, and a connection's entries must be in the order
- * it sent them.
+ * Reads the log — `files` in the order they were written, the rotated ones first — and checks
+ * it against what the generator sent: `sent` maps `run:connection` to that connection's
+ * requests. Every request answered 200 must be there, each line must be one whole entry, and
+ * a connection's entries must be in the order it sent them. Missing files are skipped.
  */
-export async function checkLogFile(file: string,
+export async function checkLogFiles(files: readonly string[],
   sent: ReadonlyMap<string, ConnectionLog>): Promise<FileCheck> {
   const result: FileCheck = { lines: 0, wrk: 0, malformed: 0, reordered: 0, missing: 0 };
   // Per connection: the last (request, entry) seen, and which requests appeared.
   const last = new Map<string, number>();
   const seen = new Map<string, Set<number>>();
   const reordered = new Set<string>();
-  const input = createReadStream(file);
-  for await (const line of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })) {
+  const lines = async function* () {
+    for (const file of files) {
+      if (!existsSync(file)) continue;
+      const input = createReadStream(file);
+      yield* createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+    }
+  };
+  for await (const line of lines()) {
     result.lines++;
     const match = linePattern.exec(line);
     if (!match) {
