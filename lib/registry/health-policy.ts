@@ -57,7 +57,8 @@ export function criticalState(policy: HealthPolicy, now: number): HealthState {
 
 /**
  * Decides what a check's `outcome` means for an entry in `state` (docs/protocol.md#registry),
- * at clock time `now` for a check that was due at `due`. Pure: no I/O, no clock of its own.
+ * at clock time `now` for a check that was due at `due`. Pure: no I/O, no clock of its own;
+ * the state it returns is `state` itself when nothing changed.
  *
  * - A pass clears the failures (a critical entry recovers); the next check is due an interval
  *   after this one was due, so slow answers or a busy queue do not stretch the period.
@@ -77,7 +78,9 @@ export function decide(
   due: number,
 ): Decision {
   if (outcome === "pass") {
-    const next = passingState();
+    // The usual case, a pass that changes nothing, keeps the state object: nothing to allocate.
+    const unchanged = state.status === "passing" && state.failures === 0 && !state.quickRetry;
+    const next = unchanged ? state : passingState();
     const delayMs = Math.max(0, due + policy.intervalMs - now);
     return { state: next, event: state.status === "critical" ? "recovered" : "none", delayMs };
   }

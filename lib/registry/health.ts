@@ -58,6 +58,8 @@ interface Check {
   url: string;
   origin: string;
   state: HealthState;
+  /** Outcomes settled so far: whoever saw this number knows whether one came since. */
+  settled: number;
   /** Clock time the current or next check is due. */
   due: number;
   removed: boolean;
@@ -129,13 +131,13 @@ export function createHealthChecker(options: HealthOptions): HealthChecker {
     const others = passingAt.get(check.origin);
     if (!others) return;
     passingAt.delete(check.origin);
-    const pending = [...others].map((other) => ({ other, state: other.state }));
+    const pending = [...others].map((other) => ({ other, settled: other.settled }));
     log(`health: ${pending.length} more ${pending.length === 1 ? "entry" : "entries"} at ` +
       `${check.origin} turn critical too: ${detail}`);
     const settleFrom = (from: number) => {
-      for (const { other, state } of pending.slice(from, from + refusalSlice)) {
+      for (const { other, settled } of pending.slice(from, from + refusalSlice)) {
         if (other.removed) continue;
-        if (other.state === state) settle(other, "refused", detail, false);
+        if (other.settled === settled) settle(other, "refused", detail, false);
         else if (other.state.status === "passing") setPassing(other, true);
       }
       const next = from + refusalSlice;
@@ -151,6 +153,7 @@ export function createHealthChecker(options: HealthOptions): HealthChecker {
     const previous = check.state;
     const { state, event, delayMs } = decide(options, previous, outcome, clock(), check.due);
     check.state = state;
+    check.settled += 1;
     const { label } = check;
     if (event === "failed") {
       log(`health: ${label}: check ${state.failures} of ${options.failures} failed: ${detail}`);
@@ -192,7 +195,7 @@ export function createHealthChecker(options: HealthOptions): HealthChecker {
       if (existing) drop(existing);
       if (closed || heartbeatURL === "") return;
       const check: Check = { key, label, url: heartbeatURL, origin: originOf(heartbeatURL),
-        state, due: clock(), removed: false };
+        state, settled: 0, due: clock(), removed: false };
       checks.set(key, check);
       if (state.status === "passing") setPassing(check, true);
       checkNow(check);
