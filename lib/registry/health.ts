@@ -23,8 +23,10 @@ export interface HealthOptions extends HealthPolicy {
   now: () => Date;
   /** Monotonic milliseconds that checks are scheduled on. Default `performance.now`. */
   clock?: () => number;
-  /** Called after each check of the entry `key` (and when a check of another entry on the same
-   * host:port was refused), with its status. */
+  /**
+   * Called after each check of the entry `key`, and when a check of another entry on its
+   * host:port was refused, with its status.
+   */
   onCheck: (key: string, status: Status, checkedAt: Date) => void;
   /** Called when the entry `key` stayed critical for deregister-after; it is no longer checked. */
   onExpire: (key: string) => void;
