@@ -37,7 +37,8 @@ await runCommand(
     const log = streamLogger("LogService");
     // Opened before listening: a file we cannot write is a startup error, not 500s later.
     const server = await createLogServer({ file: flags.file, prefix: flags.prefix, log, signal,
-      maxBytes: flags["max-bytes"], keep: flags.keep });
+      maxBytes: flags["max-bytes"], keep: flags.keep,
+      ...(flags.token === undefined ? {} : { token: flags.token }) });
     try {
       const service = await startService({
         name: "LogService",

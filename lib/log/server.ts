@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { bearerCheck } from "../std/auth.ts";
 import { collectBody, HttpError, sendError, type Handler } from "../std/http.ts";
 import type { Logger } from "../std/log.ts";
 import { createRouter } from "../std/router.ts";
@@ -31,6 +32,11 @@ export interface LogServerOptions {
   recentBytes?: number;
   /** Ends every `follow` answer when it aborts (the service is stopping). */
   signal?: AbortSignal;
+  /**
+   * Shared bearer token: when set, `POST /log` without `Authorization: Bearer <token>` is
+   * answered `401` and nothing is written (docs/protocol.md#security). Reading stays open.
+   */
+  token?: string;
 }
 
 /** A log service: its handler, its counters and the way to close its file. */
@@ -59,12 +65,14 @@ export const defaultKeep = 5;
  * `POST /log` takes one entry as text (any type but JSON) or a JSON array of strings (a batch,
  * all appended together) and answers `200` only once the entries are written and fdatasynced,
  * or `500` when that failed. Bad input is answered `400` (empty, malformed, not an array of
- * non-empty strings) or `413` (over 64 KiB) and changes nothing. `GET /log` answers the newest
- * durable entries that match its filters, as text; with `follow=1` it then streams new ones.
+ * non-empty strings), `401` (no token, when one is set) or `413` (over 64 KiB) and changes
+ * nothing. `GET /log` answers the newest durable entries that match its filters, as text;
+ * with `follow=1` it then streams new ones.
  * Rejects when the file cannot be opened.
  */
 export async function createLogServer(options: LogServerOptions): Promise<LogServer> {
   const { file, prefix = "go ", now = () => new Date(), log, signal } = options;
+  const authorize = bearerCheck(options.token, "log");
   const keep = options.keep ?? defaultKeep;
   const recent = createRecent(options.recentBytes ?? 16 * 1024 * 1024);
   const followers = createFollowers();
@@ -106,6 +114,11 @@ export async function createLogServer(options: LogServerOptions): Promise<LogSer
   };
 
   const post = (req: IncomingMessage, res: ServerResponse): void => {
+    try {
+      authorize(req);
+    } catch (error) {
+      return fail(res, error);
+    }
     collectBody(req, {}, (error, body) => {
       if (error) return fail(res, error);
       try {

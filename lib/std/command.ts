@@ -145,7 +145,7 @@ export function usage<E extends Record<string, ExtraFlag>>(spec: CommandSpec<E>)
       "(default http://localhost:3000; env REGISTRY_URL)";
     rows.push(["--registry URL", help]);
   }
-  rows.push(["--token TOKEN", "shared bearer token of the registry (env REGISTRY_TOKEN)"]);
+  rows.push(["--token TOKEN", "shared bearer token required on every write (env REGISTRY_TOKEN)"]);
   for (const [name, flag] of Object.entries(spec.extra)) {
     const value = flag.value ?? (flag.kind === "integer" ? "N" : "TEXT");
     const env = flag.env ? `; env ${flag.env}` : "";

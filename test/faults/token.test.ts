@@ -1,9 +1,10 @@
 // With a token (docs/protocol.md#security): every unauthenticated mutating request — to the
-// registry, a grade, a forged patch — is refused 401 and changes nothing, while the services
+// registry, a grade, a log entry, a forged patch — is refused 401 and changes nothing, while the services
 // themselves, sending the token, keep working.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { request } from "../../lib/std/request.ts";
+import { eventually } from "../support/wait.ts";
 import {
   counts,
   listed,
@@ -112,6 +113,39 @@ describe("a system with a token", () => {
     });
     assert.equal(form.status, 303);
     assert.match((await request(`${grading}/students/1`)).text(), /Through the form/);
+  });
+
+  it("the log service refuses unauthenticated entries; the services' remote logs still arrive", async () => {
+    const logURL = `${system.get("logservice").url}/log`;
+    for (const { name, headers } of forged) {
+      for (const [type, body] of [
+        ["text/plain", `[GradingService] - added grade "Forged ${name}"`],
+        ["application/json", JSON.stringify([`[GradingService] - added grade "Forged ${name}"`])],
+      ] as const) {
+        count.badRequests += 1;
+        const response = await request(logURL, {
+          method: "POST",
+          headers: { ...headers, "Content-Type": type },
+          body,
+        });
+        assert.equal(response.status, 401, `${type} with ${name}`);
+        assert.match(response.text(), /log: missing or wrong bearer token/);
+      }
+    }
+    // The grading service logs each grade it adds through its remote logger, with the token.
+    const form = await request(`${system.get("teacherportal").url}/students/2/grades`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: "Title=Logged+remotely&Type=Quiz&Score=70",
+    });
+    assert.equal(form.status, 303);
+    const logged = await eventually(async () => {
+      const text = (await request(`${logURL}?contains=Logged+remotely`)).text();
+      return text.includes("[GradingService]") ? text : undefined;
+    }, 30_000, "the grading service's remote log line");
+    assert.match(logged, /added grade "Logged remotely"/);
+    const all = (await request(`${logURL}?contains=Forged`)).text();
+    assert.equal(all, "", "no forged entry stored");
   });
 
   it("the registry sends the token with every patch", async () => {
