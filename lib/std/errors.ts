@@ -24,19 +24,27 @@ export class UnavailableError extends Error {
   override name = "UnavailableError";
 }
 
-/** A one-line description of an error and its causes, for logs. */
+/**
+ * A one-line description of an error and its causes, for logs: the messages joined by `: `,
+ * each error code named once, by the deepest error carrying it, unless a message says it.
+ */
 export function describeError(error: unknown): string {
-  const parts: string[] = [];
+  const chain: { text: string; code: string | undefined }[] = [];
   let current: unknown = error;
   for (let depth = 0; current !== undefined && depth < 4; depth++) {
     if (current instanceof Error) {
-      const code = (current as NodeJS.ErrnoException).code;
-      parts.push(code ? `${current.message} (${code})` : current.message);
+      chain.push({ text: current.message, code: (current as NodeJS.ErrnoException).code });
       current = current.cause;
     } else {
-      parts.push(String(current));
+      chain.push({ text: String(current), code: undefined });
       current = undefined;
     }
   }
-  return parts.join(": ");
+  // Node's own messages carry their code ("connect ECONNREFUSED 127.0.0.1:80") and wrappers
+  // copy it: naming it at every level made one refusal say ECONNREFUSED three times.
+  const said = (code: string, from: number) =>
+    chain.some((link, index) => link.text.includes(code) || (index > from && link.code === code));
+  return chain
+    .map(({ text, code }, index) => (code && !said(code, index) ? `${text} (${code})` : text))
+    .join(": ");
 }

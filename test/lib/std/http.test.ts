@@ -16,6 +16,7 @@ import {
 import { describeError } from "../../../lib/std/errors.ts";
 import { listen } from "../../../lib/std/listen.ts";
 import { request } from "../../../lib/std/request.ts";
+import { deadURL } from "../../support/temp.ts";
 import { deferred } from "../../support/wait.ts";
 
 async function serve(t: TestContext, handler: Handler): Promise<string> {
@@ -195,6 +196,19 @@ describe("describeError", () => {
     assert.equal(describeError(error), "register: POST failed: connect refused (ECONNREFUSED)");
     assert.equal(describeError("plain"), "plain");
     assert.equal(describeError(new Error("a", { cause: 42 })), "a: 42");
+  });
+
+  it("names each error code once, and not when a message already says it", async () => {
+    const coded = (message: string, code: string, cause?: unknown) =>
+      Object.assign(new Error(message, cause === undefined ? {} : { cause }), { code });
+    assert.equal(describeError(coded("a", "EX", coded("b", "EX"))), "a: b (EX)");
+    assert.equal(describeError(coded("a", "EX", coded("b", "EY"))), "a (EX): b (EY)");
+    assert.equal(describeError(coded("write EPIPE", "EPIPE")), "write EPIPE");
+    const url = await deadURL();
+    const refused = await request(url).then(() => undefined, (error: unknown) => error);
+    const line = describeError(refused);
+    assert.match(line, /^GET failed: http:\/\/.*: connect ECONNREFUSED /);
+    assert.equal(line.split("ECONNREFUSED").length - 1, 1, line);
   });
 
   it("stops after four levels", () => {
