@@ -116,6 +116,9 @@ function send(url: string, options: RequestOptions): Promise<HttpResponse> {
       reject(new RequestError(url, "EINVAL", `${method} invalid request`, { cause: error }));
       return;
     }
+    // A timer of our own rather than AbortSignal.any([signal, AbortSignal.timeout(ms)]): on
+    // Node 20 every such call leaves a dependant on the long-lived `signal` that is never
+    // removed (20.20 still grows by one per call), and callers pass their service's lifetime.
     const timer = setTimeout(
       () => finish(new RequestError(url, "ETIMEDOUT", `${method} timed out after ${timeoutMs} ms`)),
       timeoutMs,
