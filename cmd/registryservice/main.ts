@@ -32,19 +32,22 @@ await runCommand(
         kind: "string",
         default: "",
         env: "REGISTRY_ETCD",
+        value: "URL[,URL…]",
         help: "etcd client URLs, comma-separated: keep the registrations there and run as one " +
           "replica of a registry cluster (no state file)",
       },
       "etcd-prefix": {
         kind: "string",
         default: "/distributed/",
+        value: "PREFIX",
         help: "key prefix of this registry cluster in etcd",
       },
       "election-ttl": {
         kind: "integer",
         default: 3,
         min: 1,
-        help: "s a dead leader may hold the lead before another replica takes over",
+        value: "SECONDS",
+        help: "seconds a dead leader may hold the lead before another replica takes over",
       },
       "heartbeat-interval": {
         kind: "integer",
