@@ -89,6 +89,21 @@ export async function resign(
   await client.call("election/resign", { leader: leaderKeyWire(leader) }, options);
 }
 
+/**
+ * Whether `leader`'s key is still the oldest of its election. etcd deletes the key of a
+ * campaign whose call was abandoned (our deadline passed), and that delete can land after the
+ * next campaign with the same lease found the key and began waiting behind it: that campaign
+ * then returns "elected" on a key that is gone, while another candidate leads for real.
+ */
+async function holdsFirstPlace(
+  client: EtcdClient,
+  leader: LeaderKey,
+  signal: AbortSignal,
+): Promise<boolean> {
+  const first = await leaderOf(client, leader.name, { signal });
+  return first?.key === leader.key && first.revision === leader.revision;
+}
+
 /** One term of office, handed to `runForLeader`'s `lead`. */
 export interface Term {
   leader: LeaderKey;
@@ -140,11 +155,13 @@ export async function runForLeader(
       let leader: LeaderKey | undefined;
       while (!inOffice.aborted && !leader) {
         try {
-          leader = await campaign(client, name, lease.id, value, {
+          const won = await campaign(client, name, lease.id, value, {
             signal: inOffice,
             timeoutMs: campaignTimeoutMs,
             attemptTimeoutMs: campaignTimeoutMs,
           });
+          if (await holdsFirstPlace(client, won, inOffice)) leader = won;
+          else log(`etcd: campaign for ${name} ended on a key etcd no longer holds; again`);
         } catch (error) {
           if (inOffice.aborted) break;
           // Still in line when the call's deadline passed: campaign again.

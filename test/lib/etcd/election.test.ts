@@ -3,11 +3,11 @@ import { once } from "node:events";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createEtcdClient } from "../../../lib/etcd/client.ts";
-import { leaderOf, runForLeader, type Term } from "../../../lib/etcd/election.ts";
-import { put, range } from "../../../lib/etcd/kv.ts";
-import { keepLease, revokeLease } from "../../../lib/etcd/lease.ts";
+import { campaign, leaderOf, runForLeader, type Term } from "../../../lib/etcd/election.ts";
+import { deleteRange, put, range } from "../../../lib/etcd/kv.ts";
+import { grantLease, keepLease, revokeLease } from "../../../lib/etcd/lease.ts";
 import { etcdForSuite, skipWithoutEtcd } from "../../support/etcd.ts";
-import { createWaiters } from "../../support/wait.ts";
+import { createWaiters, eventually } from "../../support/wait.ts";
 
 describe("etcd leases and elections", { skip: skipWithoutEtcd() }, () => {
   const etcd = etcdForSuite();
@@ -85,5 +85,38 @@ describe("etcd leases and elections", { skip: skipWithoutEtcd() }, () => {
       for (const candidate of candidates) candidate.controller.abort();
       await Promise.all(candidates.map((candidate) => candidate.done));
       assert.equal(await leaderOf(client, "/e/leader"), undefined, "everyone resigned");
+    });
+
+  it("does not lead on its key when etcd deleted that key while its campaign waited",
+    async (t) => {
+      // What etcd does to the key of a campaign call that was abandoned, landing after the
+      // candidate's next campaign began waiting on that key.
+      const { cluster } = etcd;
+      const client = createEtcdClient({ endpoints: cluster.endpoints });
+      t.after(() => client.close());
+      const first = (await grantLease(client, 30)).id;
+      await campaign(client, "/e/gone", first, "a");
+      const terms: { held: boolean }[] = [];
+      const waiters = createWaiters();
+      const controller = new AbortController();
+      t.after(() => controller.abort());
+      const done = runForLeader(client, {
+        name: "/e/gone", value: "b", ttlSeconds: 2, signal: controller.signal,
+        lead: async (term) => {
+          const { kvs } = await range(client, { key: term.leader.key });
+          terms.push({ held: kvs[0]?.createRevision === term.leader.revision });
+          waiters.wake();
+          if (!term.signal.aborted) await once(term.signal, "abort");
+        },
+      });
+      const waiting = await eventually(async () => (await range(client,
+        { key: "/e/gone/", prefix: true })).kvs.find((kv) => kv.value === "b"), 10_000,
+      "the second candidate's key");
+      await deleteRange(client, { key: waiting.key });
+      await revokeLease(client, first);
+      await waiters.until(() => terms[0], 15_000, () => new Error("nobody leads"));
+      assert.deepEqual(terms, [{ held: true }], "led only on a key etcd holds");
+      controller.abort();
+      await done;
     });
 });
