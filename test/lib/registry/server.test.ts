@@ -173,7 +173,9 @@ describe("registry POST /services", () => {
       ...patch.Added.filter((e) => e.URL === provider.url).map(() => "added"),
       ...patch.Removed.filter((e) => e.URL === provider.url).map(() => "removed"),
     ]);
-    assert.deepEqual(mentions, ["added"]);
+    // Patches have set semantics: a patch delivered twice (an answer that came after the
+    // notifier's timeout, a replica and its leader both sending it) is no churn. A Removed is.
+    assert.ok(mentions.length > 0 && mentions.every((m) => m === "added"), mentions.join(", "));
   });
 
   it("moves a re-registration under a new name: Removed for the old, Added for the new",
