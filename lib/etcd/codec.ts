@@ -129,8 +129,3 @@ export function parseKeyValue(value: unknown): KeyValue {
     lease: idField(kv, "lease"),
   };
 }
-
-/** The election and lock key suffix of a lease: its ID in lowercase hex. */
-export function leaseHex(leaseId: string): string {
-  return BigInt(leaseId).toString(16);
-}

@@ -19,14 +19,6 @@ export function escapeMessage(message: string): string {
 }
 
 /**
- * Formats one entry line, Go `log.LstdFlags` style: `<prefix><YYYY/MM/DD HH:MM:SS> <message>\n`
- * in local time, the message escaped by `escapeMessage`.
- */
-export function formatEntry(prefix: string, date: Date, message: string): string {
-  return `${prefix}${goTimestamp(date)} ${escapeMessage(message)}\n`;
-}
-
-/**
  * Returns a function that formats the line head (`<prefix><timestamp> `) for the current time,
  * re-rendering the timestamp only when the second changes: at tens of thousands of entries a
  * second, most entries share it.

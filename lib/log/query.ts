@@ -32,7 +32,7 @@ const rfc3339 = new RegExp("^(\\d{4})-(\\d{2})-(\\d{2})[Tt ]" +
  * since the epoch. Throws `ValidationError` naming `field` for anything else, including dates
  * that do not exist (February 30th).
  */
-export function parseRFC3339(field: string, raw: string): number {
+function parseRFC3339(field: string, raw: string): number {
   const match = rfc3339.exec(raw);
   const bad = () => new ValidationError(`log: ${field}: want an RFC 3339 date-time such as ` +
     `2026-11-25T14:40:27Z, got ${JSON.stringify(raw.slice(0, 64))}`);

@@ -57,7 +57,7 @@ export type Env = Readonly<Record<string, string | undefined>>;
  * Parses a command line with `node:util` `parseArgs`. Returns `{ help }` when `--help` was
  * given, otherwise the flags; throws `UsageError` for unknown flags and bad values.
  */
-export function parseFlags<E extends Record<string, ExtraFlag>>(
+function parseFlags<E extends Record<string, ExtraFlag>>(
   args: readonly string[],
   env: Env,
   spec: CommandSpec<E>,
@@ -132,7 +132,7 @@ function checkURL(list: string): void {
 }
 
 /** The `--help` text of a command. */
-export function usage<E extends Record<string, ExtraFlag>>(spec: CommandSpec<E>): string {
+function usage<E extends Record<string, ExtraFlag>>(spec: CommandSpec<E>): string {
   const rows: Array<[string, string]> = [
     ["--host HOST", "interface to bind and host to advertise (default localhost)"],
     [
@@ -224,7 +224,7 @@ export async function runCommand<E extends Record<string, ExtraFlag>>(
  * any end of stdin, so it died at once when started in the background
  * (docs/protocol.md#commands).
  */
-export function stopSignal(proc: Proc, options: { enter?: boolean } = {}): AbortSignal {
+function stopSignal(proc: Proc, options: { enter?: boolean } = {}): AbortSignal {
   const controller = new AbortController();
   const stop = () => controller.abort();
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) proc.once(signal, stop);

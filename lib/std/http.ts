@@ -35,27 +35,14 @@ export interface ReadBodyOptions {
   limit?: number;
 }
 
-/**
- * Reads the whole request body, refusing it with `HttpError(413)` once it passes `limit`.
- *
- * A declared `Content-Length` over the limit is refused before any byte is read. On 413 the
- * rest of the body is discarded; the caller's answer closes the connection (see `sendError`).
- * A client that goes away mid-body gets `HttpError(400)`.
- */
-export function readBody(req: IncomingMessage, options: ReadBodyOptions = {}): Promise<Buffer> {
-  return new Promise<Buffer>((resolve, reject) => {
-    collectBody(req, options, (error, body) => (error ? reject(error) : resolve(body)));
-  });
-}
-
 /** Called once by `collectBody`: with the error, or with `undefined` and the whole body. */
 export type BodyCallback = (error: HttpError | undefined, body: Buffer) => void;
 
 const noBody = Buffer.alloc(0);
 
 /**
- * The callback form of `readBody`, for hot paths (the log service's `POST /log`): the same
- * limit, errors and discarding, without a promise. `done` is called exactly once, right away
+ * The callback form of `readText`, for hot paths (the log service's `POST /log`): the same
+ * limit, errors and discarding, without a promise or decoding. `done` is called exactly once, right away
  * for a declared `Content-Length` over the limit; its body is empty when there is an error.
  */
 export function collectBody(
@@ -101,12 +88,22 @@ export function collectBody(
   req.on("close", onAbort);
 }
 
-/** Reads the body as UTF-8 text; the same limits and errors as `readBody`. */
+/**
+ * Reads the whole request body as UTF-8 text, refusing it with `HttpError(413)` once it passes
+ * `limit`.
+ *
+ * A declared `Content-Length` over the limit is refused before any byte is read. On 413 the
+ * rest of the body is discarded; the caller's answer closes the connection (see `sendError`).
+ * A client that goes away mid-body gets `HttpError(400)`.
+ */
 export async function readText(
   req: IncomingMessage,
   options: ReadBodyOptions = {},
 ): Promise<string> {
-  return (await readBody(req, options)).toString("utf8");
+  const body = await new Promise<Buffer>((resolve, reject) => {
+    collectBody(req, options, (error, bytes) => (error ? reject(error) : resolve(bytes)));
+  });
+  return body.toString("utf8");
 }
 
 /**
@@ -137,11 +134,6 @@ export function sendJSON(res: ServerResponse, status: number, value: unknown): v
 /** Sends a plain-text answer with `status`. */
 export function sendText(res: ServerResponse, status: number, text: string): void {
   send(res, status, "text/plain; charset=utf-8", text);
-}
-
-/** Sends an HTML answer with `status`. */
-export function sendHTML(res: ServerResponse, status: number, html: string): void {
-  send(res, status, "text/html; charset=utf-8", html);
 }
 
 function send(res: ServerResponse, status: number, contentType: string, body: string): void {

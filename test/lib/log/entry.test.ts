@@ -1,18 +1,24 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { entryHead, escapeMessage, formatEntry } from "../../../lib/log/entry.ts";
+import { entryHead, escapeMessage } from "../../../lib/log/entry.ts";
+import { entryLines } from "../../../lib/log/ingest.ts";
 
 // Local time, so the expected text does not depend on the machine's time zone.
 const date = new Date(2026, 10, 25, 14, 40, 27);
 
-describe("formatEntry", () => {
+/** The line a plain-text `POST /log` of `message` appends, as the log server builds it. */
+function entryLine(prefix: string, message: string): string {
+  return entryLines("text/plain", Buffer.from(message), entryHead(prefix, () => date)()).text;
+}
+
+describe("an entry line", () => {
   it("writes Go's LstdFlags format with the prefix", () => {
-    assert.equal(formatEntry("go ", date, "hello"), "go 2026/11/25 14:40:27 hello\n");
-    assert.equal(formatEntry("", date, "x"), "2026/11/25 14:40:27 x\n");
+    assert.equal(entryLine("go ", "hello"), "go 2026/11/25 14:40:27 hello\n");
+    assert.equal(entryLine("", "x"), "2026/11/25 14:40:27 x\n");
   });
 
   it("trims trailing newlines only", () => {
-    assert.equal(formatEntry("go ", date, "  hi  \n\r\n\n"), "go 2026/11/25 14:40:27   hi  \n");
+    assert.equal(entryLine("go ", "  hi  \n\r\n\n"), "go 2026/11/25 14:40:27   hi  \n");
   });
 
   const forgeries: Array<[string, string, string]> = [
@@ -30,7 +36,7 @@ describe("formatEntry", () => {
   ];
   for (const [name, message, escaped] of forgeries) {
     it(`escapes ${name} so the entry stays one line`, () => {
-      const line = formatEntry("go ", date, message);
+      const line = entryLine("go ", message);
       assert.equal(line, `go 2026/11/25 14:40:27 ${escaped}\n`);
       assert.equal(line.indexOf("\n"), line.length - 1, "exactly one newline, at the end");
       assert.doesNotMatch(line.slice(0, -1), /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/);

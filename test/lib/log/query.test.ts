@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { parseLogQuery, parseRFC3339 } from "../../../lib/log/query.ts";
+import { parseLogQuery } from "../../../lib/log/query.ts";
 import { ValidationError } from "../../../lib/std/errors.ts";
 
 describe("GET /log query", () => {
@@ -49,7 +49,7 @@ describe("GET /log query", () => {
   }
 });
 
-describe("RFC 3339 times", () => {
+describe("GET /log query: RFC 3339 times", () => {
   const cases: Array<[string, number]> = [
     ["2026-11-25T14:40:27Z", Date.UTC(2026, 10, 25, 14, 40, 27)],
     ["2026-11-25t14:40:27z", Date.UTC(2026, 10, 25, 14, 40, 27)],
@@ -59,6 +59,10 @@ describe("RFC 3339 times", () => {
     ["2028-02-29T00:00:00Z", Date.UTC(2028, 1, 29)],
   ];
   for (const [text, ms] of cases) {
-    it(`reads ${text}`, () => assert.equal(parseRFC3339("since", text), ms));
+    it(`reads ${text}`, () => {
+      const query = encodeURIComponent(text);
+      assert.equal(parseLogQuery(`since=${query}`).since, ms);
+      assert.equal(parseLogQuery(`until=${query}`).until, ms);
+    });
   }
 });

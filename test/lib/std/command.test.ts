@@ -2,10 +2,7 @@ import assert from "node:assert/strict";
 import { EventEmitter } from "node:events";
 import { describe, it } from "node:test";
 import {
-  parseFlags,
   runCommand,
-  stopSignal,
-  UsageError,
   type CommandSpec,
   type ExtraFlag,
   type Proc,
@@ -41,10 +38,40 @@ function fakeProc(argv: string[], options: { tty?: boolean; env?: Record<string,
   return { proc, signals, stdin, out, err };
 }
 
-describe("parseFlags", () => {
-  it("fills defaults, the environment and typed extras", () => {
+/** What `runCommand` makes of a command line: the flags `main` gets, the help, or the error. */
+async function parse(
+  args: string[],
+  env: Record<string, string> = {},
+  command: CommandSpec<Record<string, ExtraFlag>> = spec,
+): Promise<{ flags: Record<string, unknown> } | { help: string } | { error: string }> {
+  const { proc, out, err } = fakeProc(args, { env });
+  let flags: Record<string, unknown> | undefined;
+  await runCommand(proc, command, async (parsed) => {
+    flags = parsed;
+  });
+  if (flags) return { flags };
+  if (proc.exitCode === 2) return { error: err.join("") };
+  assert.equal(proc.exitCode, undefined, `${args.join(" ")}: ${err.join("")}`);
+  return { help: out.join("") };
+}
+
+/** The signal `runCommand` hands to `main`, for a `proc` that runs no further. */
+async function stopSignal(
+  proc: Proc,
+  command: CommandSpec<Record<string, ExtraFlag>> = spec,
+): Promise<AbortSignal> {
+  let stop: AbortSignal | undefined;
+  await runCommand(proc, command, async (_flags, signal) => {
+    stop = signal;
+  });
+  assert.ok(stop, "main ran");
+  return stop;
+}
+
+describe("runCommand: flags", () => {
+  it("fills defaults, the environment and typed extras", async () => {
     const env = { REGISTRY_URL: "http://r:1", REGISTRY_TOKEN: "t", DEMO_FAILURES: "5" };
-    const parsed = parseFlags(["--port", "0", "--file", "y.log"], env, spec);
+    const parsed = await parse(["--port", "0", "--file", "y.log"], env);
     assert.ok("flags" in parsed);
     assert.deepEqual(parsed.flags, {
       host: "localhost",
@@ -57,17 +84,18 @@ describe("parseFlags", () => {
     });
   });
 
-  it("prefers flags over the environment and leaves the token unset when empty", () => {
-    const parsed = parseFlags(["--registry", "http://x:2", "--token", ""], {}, spec);
+  it("prefers flags over the environment and leaves the token unset when empty", async () => {
+    const env = { REGISTRY_URL: "http://r:1", REGISTRY_TOKEN: "t" };
+    const parsed = await parse(["--registry", "http://x:2", "--token", ""], env);
     assert.ok("flags" in parsed);
     assert.equal(parsed.flags.registry, "http://x:2");
     assert.equal(parsed.flags.token, undefined);
     assert.equal(parsed.flags.port, 4_000);
   });
 
-  it("answers --help and -h with every flag, its placeholder and its default", () => {
+  it("answers --help and -h with every flag, its placeholder and its default", async () => {
     for (const flag of ["--help", "-h"]) {
-      const parsed = parseFlags([flag], {}, spec);
+      const parsed = await parse([flag]);
       assert.ok("help" in parsed);
       const mentions = ["usage: demo", "--port PORT", "--registry URL", "--file FILE"];
       for (const text of [...mentions, "--mode TEXT", "--failures N", '"x.log"']) {
@@ -76,7 +104,7 @@ describe("parseFlags", () => {
       assert.ok(parsed.help.includes("env DEMO_FAILURES"));
       assert.match(parsed.help, /--port PORT +port to listen on, 0 = any free port/);
     }
-    const launcher = parseFlags(["-h"], {}, { ...spec, portHelp: "the registry's port" });
+    const launcher = await parse(["-h"], {}, { ...spec, portHelp: "the registry's port" });
     assert.ok("help" in launcher);
     assert.match(launcher.help, /--port PORT +the registry's port, 0 = any free port/);
   });
@@ -94,16 +122,15 @@ describe("parseFlags", () => {
     [["stray"], /positional/],
   ];
   for (const [args, message] of bad) {
-    it(`refuses ${args.join(" ")} with a UsageError`, () => {
-      assert.throws(() => parseFlags(args, {}, spec), (error: unknown) => {
-        assert.ok(error instanceof UsageError);
-        assert.match(error.message, message);
-        return true;
-      });
+    it(`refuses ${args.join(" ")} with exit code 2`, async () => {
+      const parsed = await parse(args);
+      assert.ok("error" in parsed, "refused");
+      assert.match(parsed.error, /^demo: .+ \(see --help\)\n$/su);
+      assert.match(parsed.error, message);
     });
   }
 
-  it("refuses a flag together with one it excludes, given or through its env", () => {
+  it("refuses a flag together with one it excludes, given or through its env", async () => {
     const store = {
       ...spec,
       extra: {
@@ -111,16 +138,17 @@ describe("parseFlags", () => {
         etcd: { kind: "string", default: "", help: "etcd", env: "DEMO_ETCD" },
       },
     } satisfies CommandSpec<Record<string, ExtraFlag>>;
-    const refused = /--state cannot be used with --etcd/;
-    assert.throws(() => parseFlags(["--state", "a", "--etcd", "http://e:1"], {}, store), refused);
-    assert.throws(() => parseFlags(["--state", "a"], { DEMO_ETCD: "http://e:1" }, store), refused);
-    const parsed = parseFlags(["--etcd", "http://e:1"], {}, store);
+    const refused = { error: "demo: --state cannot be used with --etcd (see --help)\n" };
+    assert.deepEqual(await parse(["--state", "a", "--etcd", "http://e:1"], {}, store), refused);
+    assert.deepEqual(await parse(["--state", "a"], { DEMO_ETCD: "http://e:1" }, store), refused);
+    const parsed = await parse(["--etcd", "http://e:1"], {}, store);
     assert.ok("flags" in parsed && parsed.flags.state === "s.json", "the default is no conflict");
   });
 
-  it("has no --registry for the registry itself", () => {
+  it("has no --registry for the registry itself", async () => {
     const registry = { ...spec, registryFlag: false };
-    assert.throws(() => parseFlags(["--registry", "http://x:1"], {}, registry), UsageError);
+    const parsed = await parse(["--registry", "http://x:1"], {}, registry);
+    assert.ok("error" in parsed && /Unknown option '--registry'/.test(parsed.error));
   });
 });
 
@@ -171,24 +199,24 @@ describe("runCommand", () => {
   });
 });
 
-describe("stopSignal", () => {
+describe("runCommand: stop signal", () => {
   for (const name of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-    it(`stops on ${name}`, () => {
+    it(`stops on ${name}`, async () => {
       const { proc, signals } = fakeProc([]);
-      const signal = stopSignal(proc);
+      const signal = await stopSignal(proc);
       signals.emit(name);
       assert.equal(signal.aborted, true);
     });
   }
 
-  it("stops on Enter only when stdin is a terminal", () => {
+  it("stops on Enter only when stdin is a terminal", async () => {
     const tty = fakeProc([], { tty: true });
-    const interactive = stopSignal(tty.proc);
+    const interactive = await stopSignal(tty.proc);
     tty.stdin.emit("data", "\n");
     assert.equal(interactive.aborted, true);
 
     const piped = fakeProc([]);
-    const background = stopSignal(piped.proc);
+    const background = await stopSignal(piped.proc);
     piped.stdin.emit("data", "\n");
     piped.stdin.emit("end");
     assert.equal(background.aborted, false, "EOF or input on a pipe does not stop a service");
@@ -196,18 +224,18 @@ describe("stopSignal", () => {
     assert.equal(background.aborted, true);
   });
 
-  it("ignores Enter when told to (the launcher)", () => {
+  it("ignores Enter when told to (the launcher)", async () => {
     const { proc, stdin, signals } = fakeProc([], { tty: true });
-    const signal = stopSignal(proc, { enter: false });
+    const signal = await stopSignal(proc, { ...spec, stopOnEnter: false });
     stdin.emit("data", "\n");
     assert.equal(signal.aborted, false);
     signals.emit("SIGHUP");
     assert.equal(signal.aborted, true);
   });
 
-  it("stops at the end of stdin with STOP_ON_STDIN_EOF=1 (a launcher's child)", () => {
+  it("stops at the end of stdin with STOP_ON_STDIN_EOF=1 (a launcher's child)", async () => {
     const { proc, stdin } = fakeProc([], { env: { STOP_ON_STDIN_EOF: "1" } });
-    const signal = stopSignal(proc);
+    const signal = await stopSignal(proc);
     stdin.emit("data", "anything");
     assert.equal(signal.aborted, false, "input does not stop it");
     stdin.emit("end");
