@@ -70,7 +70,7 @@ export function etcdArgs(member: EtcdMemberSpec, options: EtcdArgsOptions): stri
 }
 
 /** True when the member at `url` answers `/health` with `true` (it has a leader). */
-export async function etcdHealthy(url: string): Promise<boolean> {
+async function etcdHealthy(url: string): Promise<boolean> {
   try {
     const response = await request(`${url}/health`, { timeoutMs: 200 });
     return response.status === 200 && /"health":\s*"true"/.test(response.text());
@@ -122,7 +122,7 @@ etcd.on("exit", (code, signal) => process.exit(signal ? 1 : (code ?? 1)));
 `;
 
 /** How to start an etcd member so that it stops with its parent: `node -e <guard> etcd …`. */
-export function guardedEtcd(
+function guardedEtcd(
   binary: string,
   args: readonly string[],
 ): { file: string; args: string[] } {
@@ -130,7 +130,7 @@ export function guardedEtcd(
 }
 
 /** `count` different ports that were free a moment ago on 127.0.0.1. */
-export async function freePorts(count: number): Promise<number[]> {
+async function freePorts(count: number): Promise<number[]> {
   const ports = new Set<number>();
   while (ports.size < count) {
     const server = createServer();
@@ -149,7 +149,7 @@ export async function freePorts(count: number): Promise<number[]> {
  * The members of a loopback cluster of `size` with data under `dir`: client ports
  * `clientPorts`, peer ports `peerPorts` (one each per member).
  */
-export function loopbackMembers(
+function loopbackMembers(
   dir: string,
   clientPorts: readonly number[],
   peerPorts: readonly number[],

@@ -36,7 +36,7 @@ const invisible =
  * Escapes text for HTML element content: `& < > " '`, and every control or bidi character
  * shown as a visible `U+202E` marker instead of acting on the page.
  */
-export function escapeHTML(text: string): string {
+function escapeHTML(text: string): string {
   return text.replace(/[&<>"']/g, (char) => entities[char] ?? char).replace(invisible, marker);
 }
 
@@ -45,7 +45,7 @@ export function escapeHTML(text: string): string {
  * numeric character references (a value such as a refilled form field keeps them, and an
  * attribute cannot reorder the text around it).
  */
-export function escapeAttribute(text: string): string {
+function escapeAttribute(text: string): string {
   return text
     .replace(/[&<>"']/g, (char) => entities[char] ?? char)
     .replace(invisible, (char) => `&#x${codePoint(char)};`);

@@ -111,7 +111,7 @@ ${field("lines", "Lines", html` type="number" min="1" max="10000" placeholder="$
 }
 
 /** An RFC 3339 time for `text`: RFC 3339 itself, or a local `YYYY-MM-DDTHH:MM[:SS]`. */
-export function toRFC3339(text: string): string | undefined {
+function toRFC3339(text: string): string | undefined {
   const rfc3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
   const local = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/;
   if (!rfc3339.test(text) && !local.test(text)) return undefined;

@@ -63,7 +63,7 @@ ${gradeForm(student.ID, form, errors, options.error)}`,
 }
 
 /** A student's average to one decimal, or "—" when they have no grades. */
-export function formatAverage(student: Pick<Student, "Grades">): string {
+function formatAverage(student: Pick<Student, "Grades">): string {
   const value = average(student);
   return value === undefined ? "—" : value.toFixed(1);
 }

@@ -31,7 +31,7 @@ export interface DeliveryOptions {
 }
 
 /** Parses a checkpoint value; a missing or unreadable one counts as "nothing delivered". */
-export function parseCheckpoint(value: string | undefined): number {
+function parseCheckpoint(value: string | undefined): number {
   const revision = Number(value);
   return value !== undefined && /^\d+$/.test(value) && Number.isSafeInteger(revision)
     ? revision
@@ -42,7 +42,7 @@ export function parseCheckpoint(value: string | undefined): number {
  * What every dependent in `table` must hear when nothing is known of what it was told: each
  * passing provider of the services it requires as `Added`, each critical one as `Removed`.
  */
-export function fullState(table: Table): Delivery[] {
+function fullState(table: Table): Delivery[] {
   const out: Delivery[] = [];
   for (const dependent of table.rows()) {
     if (dependent.ServiceUpdateURL === "") continue;

@@ -43,7 +43,7 @@ export interface Decision {
 }
 
 /** A look again this soon after a reset connection, once in a row. */
-export const quickRetryMs = 20;
+const quickRetryMs = 20;
 
 /** The state of a new or re-registered entry: alive by its own word. */
 export function passingState(): HealthState {

@@ -9,7 +9,7 @@ export function encodeChange(change: Change): string {
 }
 
 /** Accepts a journal line's decoded JSON as a Change, or throws naming what is wrong. */
-export function parseChange(value: unknown): Change {
+function parseChange(value: unknown): Change {
   if (typeof value === "object" && value !== null && !Array.isArray(value)) {
     if ("put" in value) {
       const [row] = parseServiceList({ Services: [value.put] });

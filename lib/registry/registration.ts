@@ -144,7 +144,7 @@ export function parseServiceURL(text: string): string {
  * Validates a ServiceName: 1–128 printable characters, none of them HTML markup (`<>&"'`).
  * Throws `ValidationError`.
  */
-export function parseServiceName(value: unknown, field: string): string {
+function parseServiceName(value: unknown, field: string): string {
   if (typeof value !== "string" || value.length === 0 || value.length > maxNameLength) {
     throw new ValidationError(`${field}: must be a string of 1 to ${maxNameLength} characters`);
   }

@@ -8,7 +8,7 @@ import type { Patch, PatchEntry, Registration, ServiceStatus, Status } from "./r
 export type Change = { put: ServiceStatus } | { remove: string };
 
 /** A patch for the dependents of one service name. */
-export interface Announcement {
+interface Announcement {
   /** The ServiceName whose dependents must hear it. */
   name: string;
   patch: Patch;
@@ -61,7 +61,7 @@ export function rowOf(reg: Registration, status: Status, lastCheck: string | nul
  * is a `Removed` under the old name and an `Added` under the new one. Anything else (a new
  * LastCheck, a re-registration that changes nothing visible) is silent.
  */
-export function announcements(
+function announcements(
   previous: ServiceStatus | undefined,
   next: ServiceStatus | undefined,
 ): Announcement[] {

@@ -42,8 +42,9 @@ const noBody = Buffer.alloc(0);
 
 /**
  * The callback form of `readText`, for hot paths (the log service's `POST /log`): the same
- * limit, errors and discarding, without a promise or decoding. `done` is called exactly once, right away
- * for a declared `Content-Length` over the limit; its body is empty when there is an error.
+ * limit, errors and discarding, without a promise or decoding. `done` is called exactly once,
+ * right away for a declared `Content-Length` over the limit; its body is empty when there is an
+ * error.
  */
 export function collectBody(
   req: IncomingMessage,

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { clip, escapeHTML, html, raw } from "../../../lib/portal/html.ts";
+import { clip, html, raw } from "../../../lib/portal/html.ts";
 import { errorPage } from "../../../lib/portal/layout.ts";
-import { formatAverage, studentPage, studentsPage } from "../../../lib/portal/students.ts";
+import { grades, studentPage, studentsPage } from "../../../lib/portal/students.ts";
 
 describe("html", () => {
   it("escapes & < > \" ' in every interpolation", () => {
-    assert.equal(escapeHTML(`<a href="x">Tom & 'Jerry'</a>`),
-      "&lt;a href=&quot;x&quot;&gt;Tom &amp; &#39;Jerry&#39;&lt;/a&gt;");
+    assert.equal(html`<p>${`<a href="x">Tom & 'Jerry'</a>`}</p>`.value,
+      "<p>&lt;a href=&quot;x&quot;&gt;Tom &amp; &#39;Jerry&#39;&lt;/a&gt;</p>");
     const evil = `"><script>alert(1)</script>`;
     assert.equal(html`<input value="${evil}">`.value,
       `<input value="&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;">`);
@@ -27,7 +27,7 @@ describe("html", () => {
       '<td>Invoice<span class="ctl">U+202E</span>exe.txt<span class="ctl">U+0007</span>' +
         '<span class="ctl">U+0085</span><span class="ctl">U+2067</span></td>',
     );
-    assert.equal(escapeHTML("a\tb\nc"), "a\tb\nc", "tab and line feed stay");
+    assert.equal(html`<td>${"a\tb\nc"}</td>`.value, "<td>a\tb\nc</td>", "tab and line feed stay");
   });
 
   it("keeps them as character references inside attribute values, never as markup", () => {
@@ -66,9 +66,11 @@ describe("pages", () => {
   };
 
   it("formats averages to one decimal and — without grades", () => {
-    assert.equal(formatAverage(student), "87.5");
-    assert.equal(formatAverage({ Grades: [{ Title: "x", Type: "Quiz", Score: 1 / 3 }] }), "0.3");
-    assert.equal(formatAverage({ Grades: [] }), "—");
+    const average = (of: Pick<typeof student, "Grades">) =>
+      /<strong id="average">([^<]*)<\/strong>/.exec(grades({ ...student, ...of }).value)?.[1];
+    assert.equal(average(student), "87.5");
+    assert.equal(average({ Grades: [{ Title: "x", Type: "Quiz", Score: 1 / 3 }] }), "0.3");
+    assert.equal(average({ Grades: [] }), "—");
   });
 
   it("lists students as escaped 'Last, First' links with their average", () => {

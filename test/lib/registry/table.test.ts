@@ -1,20 +1,24 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { Announcement } from "../../../lib/registry/table.ts";
-import { announcements, createTable, rowOf } from "../../../lib/registry/table.ts";
+import { createTable, rowOf, type Delivery } from "../../../lib/registry/table.ts";
 import type { ServiceStatus, Status } from "../../../lib/registry/registration.ts";
 
 const url = "http://127.0.0.1:5000";
 const row = (name: string, status: Status, lastCheck: string | null = null): ServiceStatus =>
   rowOf({ ServiceName: name, ServiceURL: url, RequiredServices: [], ServiceUpdateURL: "",
     HeartbeatURL: `${url}/heartbeat` }, status, lastCheck);
-const added = (name: string): Announcement =>
-  ({ name, patch: { Added: [{ Name: name, URL: url }], Removed: [] } });
-const removed = (name: string): Announcement =>
-  ({ name, patch: { Added: [], Removed: [{ Name: name, URL: url }] } });
+// A dependent of both names, so every announcement is delivered, to it.
+const dependentURL = "http://127.0.0.1:6000/services";
+const dependent: ServiceStatus = { ServiceName: "D", ServiceURL: "http://127.0.0.1:6000",
+  RequiredServices: ["A", "B"], ServiceUpdateURL: dependentURL, HeartbeatURL: "",
+  Status: "passing", LastCheck: null };
+const added = (name: string): Delivery =>
+  ({ patch: { Added: [{ Name: name, URL: url }], Removed: [] }, to: [dependentURL] });
+const removed = (name: string): Delivery =>
+  ({ patch: { Added: [], Removed: [{ Name: name, URL: url }] }, to: [dependentURL] });
 
 // [what happened, previous row, next row, what dependents are told]
-const rows: [string, ServiceStatus | undefined, ServiceStatus | undefined, Announcement[]][] = [
+const rows: [string, ServiceStatus | undefined, ServiceStatus | undefined, Delivery[]][] = [
   ["registered", undefined, row("A", "passing"), [added("A")]],
   ["re-registered while passing", row("A", "passing"), row("A", "passing"), []],
   ["re-registered while critical", row("A", "critical"), row("A", "passing"), [added("A")]],
@@ -36,7 +40,10 @@ const rows: [string, ServiceStatus | undefined, ServiceStatus | undefined, Annou
 describe("registry table announcements", () => {
   for (const [what, previous, next, expected] of rows) {
     it(`${what}: ${expected.length === 0 ? "nothing" : "tells the dependents"}`, () => {
-      assert.deepEqual(announcements(previous, next), expected);
+      const table = createTable();
+      table.apply({ put: dependent });
+      if (previous) table.apply({ put: previous });
+      assert.deepEqual(table.apply(next ? { put: next } : { remove: url }), expected);
     });
   }
 });
