@@ -29,15 +29,6 @@ export interface Leader {
   revision: number;
 }
 
-function leaderKeyWire(leader: LeaderKey): Record<string, string> {
-  return {
-    name: encode(leader.name),
-    key: encode(leader.key),
-    rev: String(leader.revision),
-    lease: leader.lease,
-  };
-}
-
 /**
  * Campaigns for the election `name` with a lease and waits until elected; resolves with the
  * leader key. Campaigning again with the same lease reuses the same key (and place in line).
@@ -78,15 +69,6 @@ export async function leaderOf(
     { ...options, limit: 1, oldestFirst: true });
   const kv = kvs[0];
   return kv && { key: kv.key, value: kv.value, revision: kv.createRevision };
-}
-
-/** Gives up a leadership: deletes the leader key so the next candidate takes over at once. */
-export async function resign(
-  client: EtcdClient,
-  leader: LeaderKey,
-  options: CallOptions = {},
-): Promise<void> {
-  await client.call("election/resign", { leader: leaderKeyWire(leader) }, options);
 }
 
 /**

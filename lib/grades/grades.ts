@@ -22,10 +22,10 @@ export interface Student {
 }
 
 /** Longest accepted grade title, in characters (code points). */
-export const maxTitleLength = 200;
+const maxTitleLength = 200;
 
 /** Longest accepted first or last name, in characters (code points). */
-export const maxNameLength = 200;
+const maxNameLength = 200;
 
 // Control characters would let a title forge lines in logs; HTML is fine (the portal escapes).
 const controlCharacters = /[\u0000-\u001f\u007f-\u009f]/u;

@@ -41,7 +41,7 @@ export interface GradeStore {
 }
 
 /** The most grades one student may have: a bound on memory, pages and the data file. */
-export const maxGradesPerStudent = 1_000;
+const maxGradesPerStudent = 1_000;
 
 /**
  * One journal line: a grade added to a student as their grade number `index` (0-based). The

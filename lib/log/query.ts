@@ -17,9 +17,9 @@ export interface LogQuery {
 }
 
 /** How many entries `GET /log` answers without `?lines=`. */
-export const defaultTailLines = 100;
+const defaultTailLines = 100;
 /** The largest `lines` `GET /log` accepts. */
-export const maxTailLines = 10_000;
+const maxTailLines = 10_000;
 const maxFilterChars = 1_024;
 
 // date, time, fraction, then Z or an offset.

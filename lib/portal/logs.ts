@@ -14,10 +14,10 @@ import {
 import { badStatus, type Explain } from "./upstream.ts";
 
 /** Longest entry shown whole, in characters; a longer one is cut visibly. */
-export const maxEntryChars = 2_000;
+const maxEntryChars = 2_000;
 
 /** The most of a log answer the portal keeps: its last bytes, whatever the log service sent. */
-export const logBudgetBytes = 256 * 1024;
+const logBudgetBytes = 256 * 1024;
 
 /** What the portal kept of a log answer. */
 export interface LogTail {

@@ -3,7 +3,7 @@ import { clip, html, type SafeHTML } from "./html.ts";
 import { layout } from "./layout.ts";
 
 /** Rows on one page of `/services`: a page stays quick to render and to read. */
-export const servicesPerPage = 500;
+const servicesPerPage = 500;
 
 /** What `/services` shows: the registry's list (only `name`'s when given) and which page. */
 export interface ServicesView {

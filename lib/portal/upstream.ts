@@ -19,7 +19,7 @@ export interface Upstream {
  * it asks the registry why (none registered, or registered but failing its health checks, or
  * the registry itself is not reachable). Other errors are returned unchanged.
  */
-export async function unavailable(
+async function unavailable(
   service: string,
   error: unknown,
   upstream: Upstream,

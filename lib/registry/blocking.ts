@@ -95,7 +95,7 @@ export interface BlockingQuery {
 }
 
 /** Longest wait a client may ask for, and the wait when it names none (as Consul's). */
-export const maxWaitMs = 600_000;
+const maxWaitMs = 600_000;
 const defaultWaitMs = 300_000;
 const durationPattern = /^(\d{1,9})(ms|s|m)$/;
 const unitMs: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000 };

@@ -65,7 +65,7 @@ const timeUp = new Error("registry: the change took too long");
 const answered = new Error("registry: the request is over");
 
 /** The header that marks an answer served from a possibly stale copy of the state. */
-export const staleHeader = "X-Registry-Stale";
+const staleHeader = "X-Registry-Stale";
 
 /**
  * Creates one replica of a registry cluster whose state lives in etcd (README "Running a

@@ -3,7 +3,7 @@ import { parseBlockingQuery, type ChangeIndex } from "./blocking.ts";
 import type { Table } from "./table.ts";
 
 /** The header that carries the change index on every `GET /services` answer. */
-export const indexHeader = "X-Registry-Index";
+const indexHeader = "X-Registry-Index";
 
 /**
  * Creates the `GET`/`HEAD /services` handler: the list of registrations (only those named

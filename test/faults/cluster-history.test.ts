@@ -6,7 +6,6 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { deregister, listServices, register, RegistryError } from "../../lib/registry/client.ts";
-import { staleHeader } from "../../lib/registry/clusterserver.ts";
 import { parseServiceList } from "../../lib/registry/registration.ts";
 import { request } from "../../lib/std/request.ts";
 import { startRegistryCluster, type RegistryCluster } from "../support/cluster.ts";
@@ -127,7 +126,7 @@ describe("registry cluster: history under faults", { skip: skipWithoutEtcd() }, 
           const read = await request(`${other}/services?name=S${id}`, { timeoutMs: 5_000 })
             .catch(() => undefined);
           if (!read || read.status !== 200) continue;
-          if (read.headers[staleHeader.toLowerCase()] !== undefined) {
+          if (read.headers["x-registry-stale"] !== undefined) {
             readBacks.stale += 1;
             continue;
           }
