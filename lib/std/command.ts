@@ -75,7 +75,13 @@ function parseFlags<E extends Record<string, ExtraFlag>>(
     ({ values } = parseArgs({ args: [...args], options, strict: true, allowPositionals: false }));
   } catch (error) {
     // parseArgs's message says it all; its code (ERR_PARSE_ARGS_…) helps nobody at a prompt.
-    throw new UsageError((error as Error).message, { cause: error });
+    // Its first line, that is: for a value starting with "-" it adds two lines of advice.
+    const [first = "", ...advice] = (error as Error).message.split("\n");
+    const flag = /'(--[\w-]+)'/u.exec(first)?.[1];
+    const message = advice.length > 0 && flag !== undefined
+      ? `${first.replace(/\.$/u, "")}: a value that starts with '-' goes after '=', ${flag}=VALUE`
+      : first;
+    throw new UsageError(message, { cause: error });
   }
   if (values["help"] === true) return { help: usage(spec) };
 
