@@ -115,7 +115,8 @@ await runCommand(
         prefix: flags["etcd-prefix"],
         electionTTLSeconds: flags["election-ttl"],
       };
-      const replica = await startReplica(options, etcd, { host, port, log, metrics }, signal);
+      const replica = await startReplica({ ...options, metrics }, etcd,
+        { host, port, log, metrics }, signal);
       if (!replica) return; // stopped while waiting for etcd
       process.stdout.write(`Registry listening on ${replica.url} (etcd ${endpoints.join(",")})\n`);
       if (!signal.aborted) await once(signal, "abort");

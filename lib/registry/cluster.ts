@@ -10,6 +10,7 @@ import type { Notifier } from "./notify.ts";
 import { clusterKeys, keepPresence, listReplicas } from "./presence.ts";
 import type { Registration, ReplicaInfo, ServiceStatus } from "./registration.ts";
 import { writeRow } from "./rowwrite.ts";
+import type { RegistryStats } from "./stats.ts";
 import { rowOf, type Table } from "./table.ts";
 
 /** Options of `joinCluster`. */
@@ -29,6 +30,8 @@ export interface ClusterOptions {
   signal?: AbortSignal;
   /** Called after each change the table took from etcd (blocking queries wake on it). */
   onChange?: () => void;
+  /** Where the leader's checks, deliveries and expiries are counted. */
+  stats: RegistryStats;
 }
 
 /** One replica's part of a registry cluster: the store behind its handlers. */
@@ -50,6 +53,8 @@ export interface ClusterReplica {
   replicas(): Promise<ReplicaInfo[]>;
   /** Stops following etcd, resigns a leadership and leaves the replica list. */
   close(): Promise<void>;
+  /** Whether this replica leads now (checks heartbeats and delivers patches). */
+  readonly leading: boolean;
 }
 
 /** Turns an etcd failure (or running out of time) into the `503` a client may retry. */
@@ -112,6 +117,7 @@ export async function joinCluster(options: ClusterOptions): Promise<ClusterRepli
     lead: async (leadership) => {
       const current = startTerm({
         client, keys, mirror, table, notifier: options.notifier, health: options.health, log,
+        stats: options.stats,
       }, leadership);
       term = current;
       try {
@@ -175,6 +181,9 @@ export async function joinCluster(options: ClusterOptions): Promise<ClusterRepli
     async close() {
       stop.abort();
       await Promise.all([candidacy, presence]);
+    },
+    get leading() {
+      return term !== undefined;
     },
   };
 }

@@ -17,6 +17,7 @@ import { createRouter } from "../std/router.ts";
 import { joinCluster } from "./cluster.ts";
 import { createChangeIndex } from "./blocking.ts";
 import { createListHandler } from "./list.ts";
+import { addRegistryMetrics } from "./metrics.ts";
 import { createNotifier } from "./notify.ts";
 import { settleInitial } from "./settle.ts";
 import {
@@ -27,6 +28,7 @@ import {
   type Registration,
 } from "./registration.ts";
 import type { Registry, RegistryOptions } from "./server.ts";
+import { createRegistryStats } from "./stats.ts";
 import { createTable } from "./table.ts";
 
 /** Where a replica keeps its state: an etcd cluster. */
@@ -84,8 +86,10 @@ export async function createClusterRegistry(
   const sameHost = (options.callbackHosts ?? "same") === "same";
   const notifyTimeoutMs = options.notifyTimeoutMs ?? 2_000;
   const table = createTable();
+  const stats = createRegistryStats();
   const notifier = createNotifier({
     timeoutMs: notifyTimeoutMs, retries: options.notifyRetries ?? 3, token: options.token, log,
+    stats: stats.delivery,
   });
   const client = createEtcdClient({ endpoints: store.endpoints });
   // This replica's own count of changes: another replica's index means nothing here, and a
@@ -102,6 +106,7 @@ export async function createClusterRegistry(
     notifier,
     log,
     onChange: () => changes.bump(),
+    stats,
     health: {
       intervalMs: options.heartbeatIntervalMs ?? 3_000,
       timeoutMs: options.heartbeatTimeoutMs ?? 1_000,
@@ -116,6 +121,10 @@ export async function createClusterRegistry(
     client.close();
     throw error;
   });
+  if (options.metrics) {
+    addRegistryMetrics(options.metrics,
+      { stats, table, notifier, leading: () => replica.leading });
+  }
   const authorize = bearerCheck(options.token, "registry");
 
   /** Every passing provider of what `reg` requires, as an initial patch. */
@@ -146,6 +155,7 @@ export async function createClusterRegistry(
           const initial = providersOf(reg);
           // A Go client reads its providers once, from the patch, right after this answer.
           await notifier.deliver(reg.ServiceUpdateURL, initial, notifyTimeoutMs);
+          stats.registrations.add(reg.ServiceName);
           log(`${previous ? "re-registered" : "registered"} ${reg.ServiceName} at ` +
             reg.ServiceURL);
           sendJSON(res, 200, initial);
@@ -161,6 +171,7 @@ export async function createClusterRegistry(
           const url = parseServiceURL(await readText(req, { limit: maxBodyBytes }));
           const previous = await replica.deregister(url, requestSignal(res));
           if (!previous) throw new HttpError(404, `registry: no service registered at ${url}`);
+          stats.deregistered.add(previous.ServiceName);
           log(`deregistered ${previous.ServiceName} at ${url}`);
           res.writeHead(200, { "Content-Length": 0 });
           res.end();

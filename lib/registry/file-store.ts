@@ -18,6 +18,8 @@ export interface FileStoreOptions {
   now?: () => Date;
   /** The journal is folded into a snapshot once it is larger than this and the snapshot. */
   compactBytes?: number;
+  /** Called after each journal fdatasync with the seconds it took. */
+  onSync?: (seconds: number) => void;
 }
 
 /** The registry's durable state in files: a snapshot plus a journal of the changes since. */
@@ -66,7 +68,7 @@ interface Pending {
 export function createFileStore(options: FileStoreOptions): FileStore {
   const { path, snapshot, log, now = () => new Date(), compactBytes = 64 * 1_024 } = options;
   const journalPath = `${path}.journal`;
-  const journal = createJournal(journalPath);
+  const journal = createJournal(journalPath, options.onSync ? { onSync: options.onSync } : {});
   const queue: Pending[] = [];
   // Every write runs on this chain, one at a time; a task never rejects.
   let chain = Promise.resolve();

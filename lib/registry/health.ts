@@ -11,6 +11,7 @@ import {
 import { checkHeartbeat } from "./heartbeat.ts";
 import type { Status } from "./registration.ts";
 import { createRunQueue } from "./run-queue.ts";
+import { createHealthStats, type HealthStats } from "./stats.ts";
 import { createTimerHeap } from "./timer-heap.ts";
 
 /** Options of `createHealthChecker`; the times are those of docs/protocol.md#registry. */
@@ -30,6 +31,8 @@ export interface HealthOptions extends HealthPolicy {
   onCheck: (key: string, status: Status, checkedAt: Date) => void;
   /** Called when the entry `key` stayed critical for deregister-after; it is no longer checked. */
   onExpire: (key: string) => void;
+  /** Where checks, their results and status changes are counted (for `GET /metrics`). */
+  stats?: HealthStats;
 }
 
 /** The heartbeat checker of a registry. */
@@ -81,6 +84,7 @@ interface Check {
  */
 export function createHealthChecker(options: HealthOptions): HealthChecker {
   const { timeoutMs, log, clock = () => performance.now() } = options;
+  const stats = options.stats ?? createHealthStats();
   const checks = new Map<string, Check>();
   // host:port → the passing entries there, the ones a refusal or a closed connection concerns.
   const passingAt = new Map<string, Set<Check>>();
@@ -88,19 +92,28 @@ export function createHealthChecker(options: HealthOptions): HealthChecker {
   // Every request in flight listens on it; thousands at once are expected, not a leak.
   setMaxListeners(0, controller.signal);
   const queue = createRunQueue<Check>(options.concurrency, run);
-  const timers = createTimerHeap<Check>((check) => queue.push(check, false), clock);
+  const timers = createTimerHeap<Check>((check) => push(check, false), clock);
   const probe = createCrashProbe({
     maxSockets: options.concurrency,
     onClose: (origin) => {
       const first = passingAt.get(origin)?.values().next().value;
-      if (first) checkNow(first);
+      if (!first) return;
+      stats.crashDetections += 1;
+      checkNow(first);
     },
   });
   let closed = false;
 
+  /** Queues `check`, counting it when it was not waiting already. */
+  function push(check: Check, urgent: boolean): void {
+    const before = queue.queued;
+    queue.push(check, urgent);
+    stats.queued += queue.queued - before;
+  }
+
   function checkNow(check: Check): void {
     timers.delete(check);
-    queue.push(check, true);
+    push(check, true);
   }
 
   function checkLater(check: Check, delayMs: number): void {
@@ -113,12 +126,15 @@ export function createHealthChecker(options: HealthOptions): HealthChecker {
     timers.delete(check);
     if (check.removed) return;
     check.due = Math.min(check.due, clock());
+    stats.started += 1;
     const { outcome, detail } = await checkHeartbeat(check.url, {
       timeoutMs,
       signal: controller.signal,
       agent: probe.agentFor(check.url),
     });
-    if (closed || check.removed) return;
+    if (closed) return;
+    stats.results[outcome] += 1;
+    if (check.removed) return;
     settle(check, outcome, detail);
     if (outcome === "refused") refuseOrigin(check, detail);
   }
@@ -157,6 +173,7 @@ export function createHealthChecker(options: HealthOptions): HealthChecker {
     check.state = state;
     check.settled += 1;
     const { label } = check;
+    if (event === "critical" || event === "recovered") stats.transitions[event] += 1;
     if (event === "failed") {
       log(`health: ${label}: check ${state.failures} of ${options.failures} failed: ${detail}`);
     } else if (event === "critical") {

@@ -11,6 +11,7 @@ import type { Notifier } from "./notify.ts";
 import type { ClusterKeys } from "./presence.ts";
 import type { Registration, ServiceStatus, Status } from "./registration.ts";
 import { FenceError, writeRow } from "./rowwrite.ts";
+import type { RegistryStats } from "./stats.ts";
 import type { Table } from "./table.ts";
 
 /** What a leader's term works with. */
@@ -21,6 +22,8 @@ export interface LeaderContext {
   /** The mirror's table: every row as etcd holds it. */
   table: Table;
   notifier: Notifier;
+  /** Where the term's checks and expiries are counted (the replica's, across its terms). */
+  stats: RegistryStats;
   /** The checker's timings; its callbacks are the leader's. */
   health: Omit<HealthOptions, "onCheck" | "onExpire">;
   /** A row's LastCheck is written again when it is older than this. Default 10 intervals. */
@@ -85,6 +88,7 @@ export function startTerm(context: LeaderContext, term: Term): LeaderTerm {
 
   const checker = createHealthChecker({
     ...policy,
+    stats: context.stats.health,
     onCheck: (key, status, checkedAt) => {
       const row = table.get(key);
       if (!row) return;
@@ -94,7 +98,11 @@ export function startTerm(context: LeaderContext, term: Term): LeaderTerm {
       const lastCheck = checkedAt.toISOString();
       record(key, (current) => ({ ...current, Status: status, LastCheck: lastCheck }));
     },
-    onExpire: (key) => record(key, () => undefined),
+    onExpire: (key) => {
+      const row = table.get(key);
+      if (row) context.stats.expired.add(row.ServiceName);
+      record(key, () => undefined);
+    },
   });
   const check = (row: ServiceStatus) => {
     const state = row.Status === "critical" ? criticalState(policy, performance.now()) : undefined;

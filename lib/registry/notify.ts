@@ -13,6 +13,7 @@ import {
   type Batch,
 } from "./batch.ts";
 import type { Patch } from "./registration.ts";
+import { createDeliveryStats, type DeliveryStats } from "./stats.ts";
 
 /** Options of `createNotifier`. */
 export interface NotifierOptions {
@@ -34,6 +35,8 @@ export interface NotifierOptions {
   /** Sent as `Authorization: Bearer <token>` with every patch (docs/protocol.md#security). */
   token?: string | undefined;
   log: Logger;
+  /** Where POSTs sent, failed and retried and patches given up are counted. */
+  stats?: DeliveryStats;
 }
 
 /** Delivers patches to ServiceUpdateURLs. */
@@ -95,6 +98,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
   const { timeoutMs, retries, backoffMs = 100, backoffMaxMs = 5_000, log } = options;
   const restMaxMs = Math.max(backoffMaxMs, options.restMaxMs ?? 30_000);
   const random = options.random ?? Math.random;
+  const stats = options.stats ?? createDeliveryStats();
   const queues = new Map<string, Queue>();
   let closed = false;
   const headers: Record<string, string> = { "Content-Type": "application/json" };
@@ -124,6 +128,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
           maxResponseBytes: 64 * 1024,
         });
         if (response.status >= 200 && response.status < 300) {
+          stats.sent += 1;
           queue.sending.changes.clear();
           settle(queue.sending, true);
           finish(queue.sending);
@@ -136,8 +141,10 @@ export function createNotifier(options: NotifierOptions): Notifier {
       }
       settle(queue.sending, false);
       if (signal.aborted) break;
+      stats.failed += 1;
       attempt += 1;
       if (attempt > retries) {
+        stats.givenUp += 1;
         log(`notify: ${url}: giving up after ${attempt} attempts: ${failure}`);
         queue.sending.changes.clear();
         finish(queue.sending);
@@ -150,6 +157,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
       } catch {
         break;
       }
+      stats.retried += 1;
       // Newer changes override the ones being retried.
       absorb(queue.sending, queue.pending);
     }

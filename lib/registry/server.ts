@@ -15,8 +15,9 @@ import { createRouter } from "../std/router.ts";
 import { ValidationError } from "../std/errors.ts";
 import { createChangeIndex } from "./blocking.ts";
 import { createClusterRegistry, type EtcdStoreOptions } from "./clusterserver.ts";
-import { createHealthChecker, type HealthChecker } from "./health.ts";
+import { createHealthChecker } from "./health.ts";
 import { createListHandler } from "./list.ts";
+import { addJournalTiming, addRegistryMetrics } from "./metrics.ts";
 import { criticalState } from "./health-policy.ts";
 import { createNotifier } from "./notify.ts";
 import {
@@ -27,8 +28,8 @@ import {
   type Registration,
 } from "./registration.ts";
 import { createFileStore } from "./file-store.ts";
-import type { RegistryStore } from "./persistence.ts";
-import { createTable, rowOf, type Change, type Table } from "./table.ts";
+import { createRegistryStats } from "./stats.ts";
+import { createTable, rowOf, type Change } from "./table.ts";
 
 /** Options of `createRegistry`; defaults are those of docs/protocol.md#commands. */
 export interface RegistryOptions {
@@ -62,7 +63,10 @@ export interface RegistryOptions {
    * (README "Running a registry cluster"); `statePath` must be unset then.
    */
   etcd?: EtcdStoreOptions;
-  /** Where the registry's own figures go (entries by status, checks), for `GET /metrics`. */
+  /**
+   * Where the registry's own figures go (entries, registrations, checks, patches, journal),
+   * for `GET /metrics` (docs/protocol.md#metrics).
+   */
   metrics?: Metrics;
 }
 
@@ -97,18 +101,23 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
   const now = options.now ?? (() => new Date());
   const table = createTable();
   const changes = createChangeIndex();
+  const stats = createRegistryStats();
   const notifyTimeoutMs = options.notifyTimeoutMs ?? 2_000;
   const notifier = createNotifier({
     timeoutMs: notifyTimeoutMs,
     retries: options.notifyRetries ?? 3,
     token: options.token,
     log,
+    stats: stats.delivery,
   });
-  const store: RegistryStore = createFileStore({
+  const persistent = (options.statePath ?? "") !== "";
+  const onSync = options.metrics && persistent ? addJournalTiming(options.metrics) : undefined;
+  const store = createFileStore({
     path: options.statePath ?? "",
     snapshot: () => `${table.json()}\n`,
     log,
     now,
+    ...(onSync ? { onSync } : {}),
   });
   const policy = {
     intervalMs: options.heartbeatIntervalMs ?? 3_000,
@@ -122,6 +131,7 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
     concurrency: options.checkConcurrency ?? 256,
     now,
     log,
+    stats: stats.health,
     onCheck: (key, status, checkedAt) => {
       const row = table.get(key);
       if (!row) return;
@@ -131,10 +141,16 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
       else saveLater(apply(change));
     },
     onExpire: (key) => {
-      if (table.get(key)) saveLater(apply({ remove: key }));
+      const row = table.get(key);
+      if (!row) return;
+      stats.expired.add(row.ServiceName);
+      saveLater(apply({ remove: key }));
     },
   });
-  if (options.metrics) addRegistryMetrics(options.metrics, table, health);
+  if (options.metrics) {
+    addRegistryMetrics(options.metrics,
+      { stats, table, notifier, ...(persistent ? { store } : {}) });
+  }
   let closed = false;
 
   /**
@@ -182,6 +198,7 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
     for (const name of reg.RequiredServices) initial.Added.push(...table.providers(name));
     // Started in this tick, so a change announced after this one cannot be overtaken by it.
     const delivered = notifier.deliver(reg.ServiceUpdateURL, initial, notifyTimeoutMs);
+    stats.registrations.add(reg.ServiceName);
     log(`${previous ? "re-registered" : "registered"} ${reg.ServiceName} at ` +
       reg.ServiceURL);
     return { initial, change, delivered };
@@ -228,6 +245,7 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
             const row = table.get(url);
             if (!row) throw new HttpError(404, `registry: no service registered at ${url}`);
             const change = apply({ remove: url });
+            stats.deregistered.add(row.ServiceName);
             log(`deregistered ${row.ServiceName} at ${url}`);
             await durable(change);
             res.writeHead(200, { "Content-Length": 0 });
@@ -265,14 +283,4 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
       await store.close().catch(() => {}); // the store logs why
     },
   };
-}
-
-function addRegistryMetrics(metrics: Metrics, table: Table, health: HealthChecker): void {
-  metrics.collect("registry_entries", "Registered entries, by health status.", "gauge", () =>
-    (["passing", "critical"] as const).map((status) => [{ status }, table.count(status)]));
-  metrics.collect("registry_health_checks_total", "Heartbeat checks started.", "counter",
-    () => health.checks);
-  metrics.collect("registry_health_queued_total",
-    "Entries put into the heartbeat check queue (never one that waits there already).",
-    "counter", () => health.queued);
 }

@@ -51,8 +51,15 @@ export interface Journal {
   readonly syncs: number;
 }
 
+/** Options of `createJournal`. */
+export interface JournalOptions {
+  /** Called after each fdatasync with the seconds it took (for a latency metric). */
+  onSync?: (seconds: number) => void;
+}
+
 /** Creates the journal at `path` (opened lazily in append mode). */
-export function createJournal(path: string): Journal {
+export function createJournal(path: string, options: JournalOptions = {}): Journal {
+  const { onSync } = options;
   let handle: FileHandle | undefined;
   let size = 0;
   let syncs = 0;
@@ -82,7 +89,9 @@ export function createJournal(path: string): Journal {
       dirty = true;
       // O_APPEND: the bytes land at the end, after the truncation above.
       await target.appendFile(text);
+      const started = performance.now();
       await target.datasync();
+      onSync?.((performance.now() - started) / 1_000);
       syncs += 1;
       size += Buffer.byteLength(text);
       dirty = false;

@@ -18,4 +18,5 @@ if (skip) {
   await import("./server.blocking.test.ts");
   await import("./server.callbacks.test.ts");
   await import("./health.test.ts");
+  await import("./metrics.test.ts");
 }

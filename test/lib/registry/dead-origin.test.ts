@@ -7,6 +7,7 @@ import { createMetrics, type Metrics } from "../../../lib/std/metrics.ts";
 import { createLimiter } from "../../../lib/std/limiter.ts";
 import { request } from "../../../lib/std/request.ts";
 import { parseServiceList } from "../../../lib/registry/registration.ts";
+import { metricValue } from "../../support/metrics.ts";
 import { deadURL } from "../../support/temp.ts";
 import { eventually } from "../../support/wait.ts";
 import { startHeartbeats } from "./checker.ts";
@@ -14,15 +15,9 @@ import { post, startFake, startRegistry, type FakeService } from "./helpers.ts";
 
 const total = 1_000;
 
-/** The sum of every series of the metric `name` (`name{label="value"}`: that series). */
+/** The sum of every series of the metric `name` (`name{label="value"}`: those series). */
 function metric(metrics: Metrics, name: string): number {
-  let sum = 0;
-  for (const line of metrics.render().split("\n")) {
-    if (line.startsWith(`${name} `) || line.startsWith(name.includes("{") ? name : `${name}{`)) {
-      sum += Number(line.slice(line.lastIndexOf(" ") + 1));
-    }
-  }
-  return sum;
+  return metricValue(metrics.render(), name);
 }
 
 /** Registers `count` instances of X, 16 at a time; `at(i)` gives ServiceURL and HeartbeatURL. */
@@ -112,6 +107,9 @@ describe("registry health checks at one dead host:port", () => {
     const { url: registry } = await startRegistry(t, { heartbeatIntervalMs: 600_000, metrics });
     const dependent = await startFake(t);
     await post(registry, dependent.registration("Watcher", ["X"]));
+    // Checks count when they end: the watcher's first one is not the registrations'.
+    await eventually(() => metric(metrics, "registry_health_checks_total") >= 1, 10_000,
+      "the watcher's first check");
     const checks = metric(metrics, "registry_health_checks_total");
     const queued = metric(metrics, "registry_health_queued_total");
     const dead = await deadURL();

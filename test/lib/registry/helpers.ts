@@ -34,6 +34,11 @@ export function runBehaviourOnEtcd(endpoints: () => readonly string[]): void {
   etcdEndpoints = endpoints;
 }
 
+/** Whether `startRegistry` starts replicas on etcd in this test file. */
+export function onEtcd(): boolean {
+  return etcdEndpoints !== undefined;
+}
+
 /**
  * How many registrations the scale test makes: 10 000 on the file store; 1 000 on etcd, where
  * each is a quorum write on a shared 2-core machine (10 000 through a cluster is `make bench`'s).
@@ -50,7 +55,9 @@ export async function startRegistry(
   if (etcdEndpoints) return startEtcdReplica(t, etcdEndpoints(), options);
   const lines: string[] = [];
   const registry = await createRegistry({ log: (line) => lines.push(line), ...options });
-  const listening = await listen(registry.handler, { host: "127.0.0.1", port: 0 });
+  // With metrics the registry answers `GET /metrics` too, as the command does.
+  const listening = await listen(registry.handler, { host: "127.0.0.1", port: 0,
+    ...(options.metrics ? { metrics: options.metrics } : {}) });
   let stopped: Promise<void> | undefined;
   const stop = () => (stopped ??= (async () => {
     await registry.close();
@@ -72,7 +79,7 @@ async function startEtcdReplica(
   const replica = await startReplica(
     { log: (line) => lines.push(line), ...rest },
     { endpoints, prefix: `/behaviour/${process.pid}/${++etcdPrefixes}/`, electionTTLSeconds: 1 },
-    { host: "127.0.0.1", port: 0 },
+    { host: "127.0.0.1", port: 0, ...(options.metrics ? { metrics: options.metrics } : {}) },
     stopping.signal,
   );
   if (!replica) throw new Error("registry: the replica did not start");
