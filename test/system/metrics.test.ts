@@ -1,0 +1,93 @@
+// Every service's GET /metrics in a whole system of child processes: valid for Prometheus's own
+// promtool, and counting what happens in the system.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { request } from "../../lib/std/request.ts";
+import { serviceNames, startSystem, waitListed, type System } from "../faults/procs.ts";
+import { metricValue, scrape } from "../support/metrics.ts";
+import { promtool } from "../support/promtool.ts";
+import { eventually } from "../support/wait.ts";
+
+type Command = keyof typeof serviceNames;
+
+describe("GET /metrics of every service in a running system", () => {
+  let system: System;
+  before(async () => {
+    system = await startSystem();
+  });
+  after(() => system?.close());
+
+  const urlOf = (command: Command | "registryservice") =>
+    command === "registryservice" ? system.registryURL : system.get(command).url;
+  const value = async (command: Command | "registryservice", series: string) =>
+    metricValue(await scrape(urlOf(command)), series);
+  /** Waits until `series` of `command` reaches `atLeast` (counts arrive after the answer). */
+  const reaches = (command: Command | "registryservice", series: string, atLeast: number) =>
+    eventually(async () => (await value(command, series)) >= atLeast, 10_000,
+      `${command}: ${series} ≥ ${atLeast}`);
+
+  it("answers the text format that promtool accepts, from every service", async (t) => {
+    const commands = ["registryservice", ...Object.keys(serviceNames) as Command[]] as const;
+    for (const command of commands) {
+      const text = await scrape(urlOf(command));
+      const verdict = await promtool(t, text);
+      if (verdict !== undefined) assert.equal(verdict.trim(), "", `${command}: ${verdict}`);
+      for (const name of ["process_cpu_seconds_total", "process_resident_memory_bytes",
+        "http_open_connections"]) {
+        assert.match(text, new RegExp(`^${name} `, "m"), `${command} has ${name}`);
+      }
+    }
+  });
+
+  it("counts a grade added through the portal in grading and in the portal", async () => {
+    const grades = await value("gradingservice", "grades_added_total");
+    const posted = 'http_requests_total{route="/students/:id/grades",method="POST",status="201"}';
+    const created = await value("gradingservice", posted);
+    const forms = await value("teacherportal", 'http_requests_total{method="POST"}');
+    const answer = await request(`${urlOf("teacherportal")}/students/3/grades`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ Title: "Metrics quiz", Type: "Quiz", Score: "88" }).toString(),
+    });
+    assert.equal(answer.status, 303, answer.text());
+    assert.equal(await value("gradingservice", "grades_added_total"), grades + 1);
+    await reaches("gradingservice", posted, created + 1);
+    await reaches("teacherportal", 'http_requests_total{method="POST"}', forms + 1);
+  });
+
+  it("counts requests to hello and entries posted to the log service", async () => {
+    const hello = 'http_requests_total{method="GET",status="200"}';
+    const greeted = await value("helloservice", hello);
+    assert.equal((await request(`${urlOf("helloservice")}/hello?name=Ada`)).status, 200);
+    await reaches("helloservice", hello, greeted + 1);
+
+    const logged = 'http_requests_total{method="POST",status="200"}';
+    const before = await value("logservice", logged);
+    const written = await request(`${urlOf("logservice")}/log`, { method: "POST",
+      headers: { "Content-Type": "text/plain" }, body: "counted by the metrics test" });
+    assert.equal(written.status, 200);
+    await reaches("logservice", logged, before + 1);
+  });
+
+  it("counts registrations, checks, patches and journal fsyncs in the registry", async () => {
+    const text = await scrape(system.registryURL);
+    for (const name of Object.values(serviceNames)) {
+      assert.equal(metricValue(text, `registry_services{service="${name}",status="passing"}`), 1,
+        `${name} is passing`);
+      assert.ok(metricValue(text, `registry_registrations_total{service="${name}"}`) >= 1);
+    }
+    // Each dependent was told of its providers, and every change was journaled.
+    assert.ok(metricValue(text, "registry_patches_sent_total") >= 3);
+    assert.ok(metricValue(text, 'registry_health_checks_total{result="pass"}') >= 4);
+    assert.ok(metricValue(text, "registry_journal_fsyncs_total") >= 1);
+
+    const registered = 'registry_registrations_total{service="HelloService"}';
+    const registrations = metricValue(text, registered);
+    await system.get("helloservice").stop(3_000);
+    await reaches("registryservice",
+      'registry_deregistrations_total{service="HelloService",reason="deregistered"}', 1);
+    const hello = await system.restart("helloservice");
+    await waitListed(system.registryURL, hello.url);
+    assert.equal(await value("registryservice", registered), registrations + 1);
+  });
+});
