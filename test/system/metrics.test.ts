@@ -1,6 +1,7 @@
 // Every service's GET /metrics in a whole system of child processes: valid for Prometheus's own
 // promtool, and counting what happens in the system.
 import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
 import { after, before, describe, it } from "node:test";
 import { request } from "../../lib/std/request.ts";
 import { serviceNames, startSystem, waitListed, type System } from "../faults/procs.ts";
@@ -9,6 +10,21 @@ import { promtool } from "../support/promtool.ts";
 import { eventually } from "../support/wait.ts";
 
 type Command = keyof typeof serviceNames;
+
+// dist/test/system/metrics.test.js → the repository root.
+const root = new URL("../../../", import.meta.url);
+
+/** The text of `file`'s section under the heading `heading`, up to the next one of its level. */
+async function section(file: string, heading: string): Promise<string> {
+  const text = await readFile(new URL(file, root), "utf8");
+  const start = text.indexOf(`\n${heading}\n`);
+  assert.notEqual(start, -1, `${file} has no "${heading}"`);
+  const end = text.indexOf("\n## ", start + heading.length);
+  return text.slice(start, end < 0 ? undefined : end);
+}
+
+// Only replicas of a registry cluster have it; the etcd run of the registry's suites checks it.
+const replicaOnly = new Set(["registry_leader"]);
 
 describe("GET /metrics of every service in a running system", () => {
   let system: System;
@@ -89,5 +105,21 @@ describe("GET /metrics of every service in a running system", () => {
     const hello = await system.restart("helloservice");
     await waitListed(system.registryURL, hello.url);
     assert.equal(await value("registryservice", registered), registrations + 1);
+  });
+
+  it("has every metric the README and docs/protocol.md name", async () => {
+    const exposed = new Set<string>();
+    for (const command of ["registryservice", ...Object.keys(serviceNames) as Command[]]) {
+      const text = await scrape(urlOf(command as Command | "registryservice"));
+      for (const [, name] of text.matchAll(/^# TYPE (\S+) /gmu)) exposed.add(name ?? "");
+    }
+    const docs = (await section("README.md", "## Watching the system")) +
+      (await section("docs/protocol.md", "## Metrics"));
+    const named = new Set([...docs.matchAll(
+      /\b((?:registry|http|process|nodejs|grades|log)_[a-z0-9_]*[a-z0-9])\b/gu)]
+      .map(([, name]) => (name ?? "").replace(/_(bucket|count|sum)$/u, "")));
+    assert.ok(named.size >= 25, `only ${named.size} names found: did the pattern break?`);
+    const missing = [...named].filter((name) => !exposed.has(name) && !replicaOnly.has(name));
+    assert.deepEqual(missing, [], "metrics the docs name that no service exposes");
   });
 });
