@@ -126,7 +126,6 @@ export function createHealthChecker(options: HealthOptions): HealthChecker {
     timers.delete(check);
     if (check.removed) return;
     check.due = Math.min(check.due, clock());
-    stats.started += 1;
     const { outcome, detail } = await checkHeartbeat(check.url, {
       timeoutMs,
       signal: controller.signal,

@@ -69,7 +69,8 @@ export function addRegistryMetrics(metrics: Metrics, sources: RegistrySources): 
     "Provider changes waiting for or in a patch POST, over all dependents.", "gauge",
     () => notifier.queued);
   metrics.collect("registry_patch_queue_dependents",
-    "Dependents with a patch waiting or in flight.", "gauge", () => notifier.busy);
+    "Dependents with a patch waiting or in flight, or resting after one was given up.",
+    "gauge", () => notifier.busy);
   const { store, leading } = sources;
   if (store) {
     metrics.collect("registry_journal_fsyncs_total",

@@ -6,8 +6,6 @@ import type { Outcome } from "./health-policy.ts";
  * successive terms as leader, so its counts never go back.
  */
 export interface HealthStats {
-  /** Checks started. */
-  started: number;
   /** Times an entry entered the run queue (never twice while it waits there). */
   queued: number;
   /** Finished checks by how they ended. */
@@ -33,7 +31,6 @@ export interface DeliveryStats {
 /** Creates zeroed health counts. */
 export function createHealthStats(): HealthStats {
   return {
-    started: 0,
     queued: 0,
     results: { pass: 0, fail: 0, refused: 0, reset: 0 },
     transitions: { critical: 0, recovered: 0 },
