@@ -44,7 +44,7 @@ export function createDeliveryStats(): DeliveryStats {
 }
 
 /** How many service names get a series of their own; later ones share one (label `""`). */
-export const maxNamedServices = 1_000;
+const maxNamedServices = 1_000;
 
 /**
  * Counts per ServiceName, bounded: past `maxNamedServices` distinct names every new one is
@@ -59,7 +59,7 @@ export interface NameCounts {
 }
 
 /** Creates an empty `NameCounts`. */
-export function createNameCounts(): NameCounts {
+function createNameCounts(): NameCounts {
   const counts = new Map<string, number>();
   return {
     add(name) {
