@@ -14,14 +14,27 @@ export function bearerCheck(
   context: string,
 ): (req: IncomingMessage) => void {
   if (token === undefined || token === "") return () => {};
-  const expected = digest(token);
+  const matches = bearerMatcher(token);
   return (req) => {
-    const [, given] = /^bearer +(.*)$/iu.exec(req.headers.authorization ?? "") ?? [];
-    // Hashing both sides first makes the comparison constant-time whatever the lengths.
-    if (given !== undefined && timingSafeEqual(digest(given), expected)) return;
+    if (matches(req.headers.authorization)) return;
     throw new HttpError(401, `${context}: missing or wrong bearer token`, {
       headers: { "WWW-Authenticate": `Bearer realm="${context}"` },
     });
+  };
+}
+
+/**
+ * Whether an `Authorization` header value carries the shared token, as `bearerCheck` decides
+ * it (for code that reads headers without `node:http`); every value matches when there is no
+ * token.
+ */
+export function bearerMatcher(token: string | undefined): (header: string | undefined) => boolean {
+  if (token === undefined || token === "") return () => true;
+  const expected = digest(token);
+  return (header) => {
+    const [, given] = /^bearer +(.*)$/iu.exec(header ?? "") ?? [];
+    // Hashing both sides first makes the comparison constant-time whatever the lengths.
+    return given !== undefined && timingSafeEqual(digest(given), expected);
   };
 }
 
