@@ -4,6 +4,7 @@ import { streamLogger } from "../../lib/std/log.ts";
 import { createLogServer, defaultKeep, defaultMaxBytes } from "../../lib/log/server.ts";
 import { runCommand } from "../../lib/std/command.ts";
 import { withFileLock } from "../../lib/std/lock.ts";
+import { createMetrics } from "../../lib/std/metrics.ts";
 import { serviceOptions, startService } from "../../lib/service/start.ts";
 
 await runCommand(
@@ -36,13 +37,18 @@ await runCommand(
   (flags, signal) => withFileLock(flags.file, async () => {
     const log = streamLogger("LogService");
     // Opened before listening: a file we cannot write is a startup error, not 500s later.
+    // The metrics exist before the service, so that the file's figures are among them.
+    const metrics = createMetrics();
     const server = await createLogServer({ file: flags.file, prefix: flags.prefix, log, signal,
-      maxBytes: flags["max-bytes"], keep: flags.keep,
+      maxBytes: flags["max-bytes"], keep: flags.keep, metrics,
       ...(flags.token === undefined ? {} : { token: flags.token }) });
     try {
       const service = await startService({
         name: "LogService",
         ...serviceOptions(flags),
+        metrics,
+        // POST /log is read on raw sockets; everything else goes through node:http.
+        fastPath: server.fastPath,
         handler: () => server.handler,
         signal,
         log,

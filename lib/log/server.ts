@@ -1,11 +1,13 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { bearerCheck } from "../std/auth.ts";
-import { collectBody, HttpError, sendError, type Handler } from "../std/http.ts";
+import { bearerCheck, bearerMatcher } from "../std/auth.ts";
+import type { FastRoute } from "../std/fastpath.ts";
+import { collectBody, HttpError, maxBodyBytes, sendError, type Handler } from "../std/http.ts";
 import type { Logger } from "../std/log.ts";
+import type { Metrics } from "../std/metrics.ts";
 import { createRouter } from "../std/router.ts";
 import { entryHead } from "./entry.ts";
 import { createFollowers } from "./follow.ts";
-import { entryLines } from "./ingest.ts";
+import { entryLines, type Lines } from "./ingest.ts";
 import { lineFilter } from "./match.ts";
 import { filters, parseLogQuery } from "./query.ts";
 import { createTailReader } from "./reader.ts";
@@ -37,12 +39,23 @@ export interface LogServerOptions {
    * answered `401` and nothing is written (docs/protocol.md#security). Reading stays open.
    */
   token?: string;
+  /**
+   * Where the log file's figures are counted (`log_entries_total`, `log_bytes_total`,
+   * `log_group_commits_total`, `log_fdatasync_duration_seconds`, `log_rotations_total`): the
+   * service's metrics, answered at `GET /metrics`.
+   */
+  metrics?: Metrics;
 }
 
 /** A log service: its handler, its counters and the way to close its file. */
 export interface LogServer {
   /** Answers `POST /log` and `GET /log`; everything else `404`/`405`. */
   handler: Handler;
+  /**
+   * `POST /log` on raw sockets (`listen`'s `fastPath`): takes the plain, valid, authorized
+   * requests and leaves every other one to `handler`, so the answers are the same.
+   */
+  fastPath: FastRoute;
   /** Ends the follow answers, waits for pending writes and closes the file; close the HTTP
    * server first. */
   close(): Promise<void>;
@@ -73,6 +86,7 @@ export const defaultKeep = 5;
 export async function createLogServer(options: LogServerOptions): Promise<LogServer> {
   const { file, prefix = "go ", now = () => new Date(), log, signal } = options;
   const authorize = bearerCheck(options.token, "log");
+  const authorized = bearerMatcher(options.token);
   const keep = options.keep ?? defaultKeep;
   const recent = createRecent(options.recentBytes ?? 16 * 1024 * 1024);
   const followers = createFollowers();
@@ -85,6 +99,7 @@ export async function createLogServer(options: LogServerOptions): Promise<LogSer
       followers.publish(data);
     },
     ...(options.open ? { open: options.open } : {}),
+    ...(options.metrics ? { metrics: options.metrics } : {}),
     ...(log ? { log } : {}),
   });
   const reader = createTailReader({ file, prefix, recent, keep,
@@ -107,10 +122,7 @@ export async function createLogServer(options: LogServerOptions): Promise<LogSer
       return;
     }
     // The sink has logged the cause once for the whole round.
-    const code = (error as NodeJS.ErrnoException | undefined)?.code;
-    fail(res, new HttpError(500, `log: entry not stored: write failed${code ? ` (${code})` : ""}`, {
-      cause: error,
-    }));
+    fail(res, notStored(error));
   };
 
   const post = (req: IncomingMessage, res: ServerResponse): void => {
@@ -148,12 +160,37 @@ export async function createLogServer(options: LogServerOptions): Promise<LogSer
     });
   };
 
+  // The same work as `post`, for requests read by the fast path: anything it would refuse is
+  // left to `post`, which refuses it (and logs it) the usual way.
+  const fastPath: FastRoute = {
+    method: "POST",
+    path: "/log",
+    limit: maxBodyBytes,
+    take(request, body, reply) {
+      if (!authorized(request.authorization)) return false;
+      let lines: Lines;
+      try {
+        lines = entryLines(request.contentType, body, head());
+      } catch {
+        return false;
+      }
+      sink.append(lines.text, lines.count, (failure) => {
+        if (failure === undefined) return reply(200);
+        const error = notStored(failure);
+        log?.(`POST /log: 500 ${error.message}`);
+        reply(500, JSON.stringify({ error: error.message }));
+      });
+      return true;
+    },
+  };
+
   const handler = createRouter([{ path: "/log", methods: { POST: post, GET: get } }], {
     ...(log ? { log } : {}),
   });
 
   return {
     handler,
+    fastPath,
     close: () => {
       followers.close();
       return sink.close();
@@ -168,4 +205,12 @@ export async function createLogServer(options: LogServerOptions): Promise<LogSer
       return followers.count;
     },
   };
+}
+
+// The answer to an entry whose round failed: the error code, never the message (a path).
+function notStored(error: unknown): HttpError {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return new HttpError(500, `log: entry not stored: write failed${code ? ` (${code})` : ""}`, {
+    cause: error,
+  });
 }

@@ -1,7 +1,9 @@
 import type { Logger } from "../std/log.ts";
+import type { Metrics } from "../std/metrics.ts";
 import { describeError } from "../std/errors.ts";
 import { rotateFile } from "./rotate.ts";
 import { openSinkIO, type SinkFile, type SinkIO } from "./sinkio.ts";
+import { sinkMetrics } from "./sinkmetrics.ts";
 
 export type { SinkFile } from "./sinkio.ts";
 
@@ -24,6 +26,9 @@ export interface SinkOptions {
   maxBytes?: number;
   /** Rotated files kept (`file.1` … `file.keep`), at least 1. Default 5. */
   keep?: number;
+  /** Where the sink counts its entries, bytes, rounds, fdatasyncs and rotations (once per
+   * round, not per entry: see `sinkMetrics`). */
+  metrics?: Metrics;
 }
 
 /** Called once per append: without an error once durable, with one when not stored. */
@@ -99,6 +104,7 @@ export async function openSink(options: SinkOptions): Promise<Sink> {
   let exclusive = false;
   let closed = false;
   let drained: (() => void) | undefined;
+  const counted = sinkMetrics(options.metrics);
 
   const idle = () => !writing && syncing === 0;
 
@@ -107,6 +113,7 @@ export async function openSink(options: SinkOptions): Promise<Sink> {
       unacked.shift();
       size = round.start + round.buffer.length;
       entries += round.count;
+      counted.durable(round.count, round.buffer.length);
       onDurable?.(round.buffer, round.count, round.start, generation);
       for (const done of round.callbacks) done();
     }
@@ -140,6 +147,7 @@ export async function openSink(options: SinkOptions): Promise<Sink> {
       const old = io;
       io = await rotateFile(file, keep, () => openSinkIO(file, concurrency, options.open));
       generation++;
+      counted.rotated();
       size = written = io.size;
       tornTail = io.tornTail;
       rotateAt = maxBytes;
@@ -198,8 +206,10 @@ export async function openSink(options: SinkOptions): Promise<Sink> {
       // A round that cannot be acknowledged anyway needs no fdatasync.
       if (failure !== undefined) return pump();
       syncing++;
+      const syncStarted = performance.now();
       io.datasync((syncError) => {
         syncing--;
+        counted.synced(performance.now() - syncStarted);
         if (syncError !== undefined) {
           fail(syncError);
         } else if (failure === undefined) {

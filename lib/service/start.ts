@@ -6,6 +6,7 @@ import { createProviders, type Providers } from "../registry/providers.ts";
 import { HttpError, type Handler } from "../std/http.ts";
 import { describeError } from "../std/errors.ts";
 import { bearerCheck } from "../std/auth.ts";
+import type { FastRoute } from "../std/fastpath.ts";
 import { listen, type Listening } from "../std/listen.ts";
 import { addProcessMetrics, createMetrics, type Metrics } from "../std/metrics.ts";
 import type { CommonFlags } from "../std/command.ts";
@@ -53,6 +54,13 @@ export interface ServiceOptions {
    * patches and, through `context.authorize`, on the service's own mutating endpoints.
    */
   token?: string;
+  /**
+   * One route answered on raw sockets in front of the HTTP server (the log service's
+   * `POST /log`; see `listen`).
+   */
+  fastPath?: FastRoute;
+  /** The service's metrics, when the caller registered some before starting; default new. */
+  metrics?: Metrics;
   /** Builds the app handler; the runner answers GET /heartbeat and POST /services itself. */
   handler: (context: ServiceContext) => Handler;
   /** Aborting it shuts the service down gracefully; `done` resolves when that is over. */
@@ -126,7 +134,7 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
   const lifecycle = options.log ?? streamLogger(name);
   const requiredServices = [...new Set(options.requiredServices ?? [])];
   const providers = createProviders();
-  const metrics = createMetrics();
+  const metrics = options.metrics ?? createMetrics();
   addProcessMetrics(metrics);
   // The URL is known only once we listen, and the app and the registrar need it: until both
   // exist (a few lines below, before any request is read) requests are answered 503.
@@ -143,6 +151,7 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
       port,
       metrics,
       log: (line) => log(line),
+      ...(options.fastPath ? { fastPath: options.fastPath } : {}),
     });
   } catch (error) {
     throw new Error(`service: ${name}: listen on ${host}:${port}: ${describeError(error)}`, {
