@@ -129,7 +129,7 @@ export function createFastConnections(route: FastRoute, hooks: FastHooks): FastC
           (status, json) => {
             if (replied) return;
             replied = true;
-            if (!socket.destroyed) socket.write(answer(status, json));
+            if (!socket.destroyed) socket.write(answer(status, json), "latin1");
             hooks.record?.(status, started);
             if (!answered) {
               answered = true;

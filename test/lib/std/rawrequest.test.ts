@@ -65,6 +65,11 @@ describe("parseRawRequest", () => {
     ["a space before the colon", `${head("Host : x\r\nContent-Length: 5\r\n")}hello`],
     ["a control character in a value", `${head("Host: x\u0001\r\nContent-Length: 5\r\n")}hello`],
     ["a bare LF in a value", `${head("Host: x\ny: z\r\nContent-Length: 5\r\n")}hello`],
+    ["an empty header name", `${head("Host: x\r\n: y\r\nContent-Length: 5\r\n")}hello`],
+    ["a CR alone in a value", `${head("Host: x\ry\r\nContent-Length: 5\r\n")}hello`],
+    ["a Content-Length of ten digits", `${head("Host: x\r\nContent-Length: 0000000005\r\n")}` +
+      "hello"],
+    ["an empty Content-Length", `${head("Host: x\r\nContent-Length: \r\n")}hello`],
     ["a folded header line", `${head("Host: x\r\n folded\r\nContent-Length: 5\r\n")}hello`],
     ["a header name with a control", `${head("Host: x\r\nX\u0001: y\r\nContent-Length: 5\r\n")}` +
       "hello"],
