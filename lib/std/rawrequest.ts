@@ -10,8 +10,8 @@ export interface RawRequest {
   end: number;
 }
 
-/** Longest request head (request line and headers) `parseRawRequest` reads. */
-export const maxRawHeadBytes = 8 * 1024;
+// Longest request head (request line and headers) read: Node's own limit is 16 KiB.
+const maxHeadBytes = 8 * 1024;
 
 const headEnd = Buffer.from("\r\n\r\n");
 const cr = 0x0d;
@@ -53,9 +53,9 @@ function nameAt(data: Buffer, start: number, end: number): Named | undefined {
 /**
  * Reads one request at `data[at…]` when it is exactly what a fast path can answer without
  * `node:http`: the request line `requestLine` (e.g. `"POST /log HTTP/1.1\r\n"`), well-formed
- * headers with exactly one `Host`, a `Content-Length` of at most `limit`, no
- * `Transfer-Encoding`, `Expect` or `Upgrade`, at most `Connection: keep-alive`, no header the
- * fast path reads twice, and the whole body in `data`. Returns `undefined` for anything else —
+ * headers (8 KiB at most, request line included) with exactly one `Host`, a `Content-Length`
+ * of at most `limit`, no `Transfer-Encoding`, `Expect` or `Upgrade`, at most
+ * `Connection: keep-alive`, no header the fast path reads twice, and the whole body in `data`. Returns `undefined` for anything else —
  * incomplete, unusual or malformed alike — so the caller leaves it to `node:http`, which answers
  * it as it always does. Pure; never throws.
  */
@@ -65,7 +65,7 @@ export function parseRawRequest(data: Buffer, at: number, requestLine: Buffer,
   if (data.length < lineEnd) return undefined;
   if (data.compare(requestLine, 0, requestLine.length, at, lineEnd) !== 0) return undefined;
   const end = data.indexOf(headEnd, lineEnd - 2);
-  if (end === -1 || end - at > maxRawHeadBytes) return undefined;
+  if (end === -1 || end - at > maxHeadBytes) return undefined;
   let contentType: string | undefined;
   let authorization: string | undefined;
   let length = -1;
