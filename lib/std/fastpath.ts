@@ -1,3 +1,4 @@
+import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
 import { parseRawRequest, type RawRequest } from "./rawrequest.ts";
 
@@ -24,7 +25,7 @@ export interface FastRoute {
   take(request: RawRequest, body: Buffer, reply: FastReply): boolean;
 }
 
-/** What `acceptFast` needs from the server it stands in front of. */
+/** What `createFastConnections` needs from the server it stands in front of. */
 export interface FastHooks {
   /** Gives a socket to `node:http`; its unread bytes are back in its stream (`unshift`). */
   handOff(socket: Socket): void;
@@ -49,7 +50,6 @@ export interface FastConnections {
 
 // What node:http sends a client that took too long to send its request head.
 const requestTimeoutAnswer = "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n";
-const reasons: Readonly<Record<number, string>> = { 200: "OK", 500: "Internal Server Error" };
 
 /**
  * Serves `route` on raw sockets and everything else through `node:http`, with the same answers.
@@ -79,7 +79,7 @@ export function createFastConnections(route: FastRoute, hooks: FastHooks): FastC
     }
     if (status === 200 && json === undefined) return ok;
     const body = json ?? "";
-    return `HTTP/1.1 ${status} ${reasons[status] ?? ""}\r\nX-Content-Type-Options: nosniff\r\n` +
+    return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\nX-Content-Type-Options: nosniff\r\n` +
       `Content-Type: application/json; charset=utf-8\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nDate: ${new Date(now).toUTCString()}\r\n` +
       `${keepAlive}${body}`;
@@ -88,6 +88,7 @@ export function createFastConnections(route: FastRoute, hooks: FastHooks): FastC
   const accept = (socket: Socket): void => {
     let pending = 0;
     let answered = false;
+    let throttled = false;
     // Bytes not taken, once the connection is on its way to node:http.
     let leaving: Buffer | undefined;
     const entry = { socket, pending: () => pending };
@@ -117,26 +118,36 @@ export function createFastConnections(route: FastRoute, hooks: FastHooks): FastC
       else if (closing) socket.end();
     };
 
+    // Writes one answer (the 200 is ASCII: latin1 skips the UTF-8 scan); reading pauses while
+    // answers the client is not reading pile up, as node:http does.
+    const respond = (status: number, json: string | undefined, started: number) => {
+      const text = answer(status, json);
+      if (!socket.destroyed && !socket.write(text, json === undefined ? "latin1" : "utf8") &&
+        !throttled) {
+        throttled = true;
+        socket.pause();
+        socket.once("drain", () => {
+          throttled = false;
+          if (!leaving) socket.resume();
+        });
+      }
+      hooks.record?.(status, started);
+      if (!answered) {
+        answered = true;
+        socket.setTimeout(hooks.keepAliveTimeoutMs);
+      }
+      settled();
+    };
+
     const onData = (chunk: Buffer) => {
       let at = 0;
       while (at < chunk.length && !closing) {
         const request = parseRawRequest(chunk, at, requestLine, route.limit);
         if (!request) break;
         const started = performance.now();
-        let replied = false;
         pending++;
         const taken = route.take(request, chunk.subarray(request.bodyStart, request.end),
-          (status, json) => {
-            if (replied) return;
-            replied = true;
-            if (!socket.destroyed) socket.write(answer(status, json), "latin1");
-            hooks.record?.(status, started);
-            if (!answered) {
-              answered = true;
-              socket.setTimeout(hooks.keepAliveTimeoutMs);
-            }
-            settled();
-          });
+          (status, json) => respond(status, json, started));
         if (!taken) {
           pending--;
           break;
