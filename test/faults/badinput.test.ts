@@ -232,10 +232,16 @@ function raw(
     });
     socket.on("connect", async () => {
       for (const [index, piece] of pieces.entries()) {
-        if (socket.destroyed) return;
+        // A server that answered early (a bad request line; a 100 Continue is not an answer)
+        // has closed: more bytes would only make its kernel reset the connection, and a reset
+        // can discard the answer before it is read.
+        if (socket.destroyed || /^HTTP\/1\.[01] [2-5]\d\d/m.test(data)) return;
         socket.write(piece);
         if (gapMs > 0 && index < pieces.length - 1) {
           await new Promise((r) => setTimeout(r, gapMs));
+          // Timers run before the loop reads sockets: setImmediate lets an answer that came
+          // during the gap be read first.
+          await new Promise((r) => setImmediate(r));
         }
       }
       if (cut) setTimeout(() => socket.destroy(), 20);
