@@ -71,18 +71,29 @@ describe("GET /metrics of every service in a running system", () => {
     await reaches("teacherportal", 'http_requests_total{method="POST"}', forms + 1);
   });
 
-  it("counts requests to hello and entries posted to the log service", async () => {
+  it("counts requests to hello, and entries, bytes, rounds and fdatasyncs of the log service", async () => {
     const hello = 'http_requests_total{method="GET",status="200"}';
     const greeted = await value("helloservice", hello);
     assert.equal((await request(`${urlOf("helloservice")}/hello?name=Ada`)).status, 200);
     await reaches("helloservice", hello, greeted + 1);
 
     const logged = 'http_requests_total{method="POST",status="200"}';
+    const file = ["log_entries_total", "log_bytes_total", "log_group_commits_total",
+      "log_fdatasync_duration_seconds_count"] as const;
     const before = await value("logservice", logged);
+    const counted = await Promise.all(file.map((name) => value("logservice", name)));
+    const entry = "counted by the metrics test";
     const written = await request(`${urlOf("logservice")}/log`, { method: "POST",
-      headers: { "Content-Type": "text/plain" }, body: "counted by the metrics test" });
+      headers: { "Content-Type": "text/plain" }, body: entry });
     assert.equal(written.status, 200);
     await reaches("logservice", logged, before + 1);
+    // A 200 means written and fdatasynced: the file's counters have moved by then. Other
+    // services log remotely meanwhile, so "at least".
+    const after = await Promise.all(file.map((name) => value("logservice", name)));
+    assert.ok(after[0]! >= counted[0]! + 1, `log_entries_total ${counted[0]} → ${after[0]}`);
+    assert.ok(after[1]! >= counted[1]! + entry.length, `log_bytes_total ${counted[1]} → ${after[1]}`);
+    assert.ok(after[2]! >= counted[2]! + 1, `log_group_commits_total ${counted[2]} → ${after[2]}`);
+    assert.ok(after[3]! >= counted[3]! + 1, `fdatasyncs ${counted[3]} → ${after[3]}`);
   });
 
   it("counts registrations, checks, patches and journal fsyncs in the registry", async () => {
