@@ -34,17 +34,30 @@ interface Lane<K> {
   tail: Node<K> | undefined;
 }
 
+/** Runs started in one turn of the event loop at most, unless `createRunQueue` is told. */
+export const defaultPerTurn = 32;
+
 /**
  * Creates a run queue: two first-in-first-out lanes, urgent before ready, each a linked list,
  * so pushing, promoting, deleting and taking the next key are all O(1) however many keys
  * wait; `run(key)` is called for the next key while fewer than `concurrency` runs are in
  * progress (a `std/limiter.ts` slot each). `run` must not reject. Throws `RangeError` when
- * `concurrency` is not a positive integer.
+ * `concurrency` or `perTurn` is not a positive integer.
+ *
+ * At most `perTurn` runs start in one turn of the event loop; the next ones start in a later
+ * turn (`setImmediate`), after the I/O that waits. A run that ends at once, as a connection
+ * refused on loopback does (its error comes on the next tick, never through the event loop),
+ * would otherwise start the next one in the same turn, and thousands of them would hold the
+ * loop for as long as they all take: requests waiting meanwhile would wait for all of them.
  */
 export function createRunQueue<K>(
   concurrency: number,
   run: (key: K) => Promise<void>,
+  perTurn = defaultPerTurn,
 ): RunQueue<K> {
+  if (!Number.isInteger(perTurn) || perTurn < 1) {
+    throw new RangeError(`run queue: perTurn must be a positive integer, not ${perTurn}`);
+  }
   const urgentLane: Lane<K> = { head: undefined, tail: undefined };
   const readyLane: Lane<K> = { head: undefined, tail: undefined };
   const waiting = new Map<K, Node<K>>();
@@ -54,6 +67,8 @@ export function createRunQueue<K>(
   let queued = 0;
   let started = 0;
   let closed = false;
+  // Runs this turn may still start; refilled by the `setImmediate` the turn's first start set.
+  let budget = perTurn;
 
   const append = (lane: Lane<K>, node: Node<K>) => {
     node.lane = lane;
@@ -71,12 +86,18 @@ export function createRunQueue<K>(
     else lane.tail = prev;
   };
 
+  const refill = () => {
+    budget = perTurn;
+    pump();
+  };
   const pump = () => {
-    while (!closed) {
+    while (!closed && budget > 0) {
       const node = urgentLane.head ?? readyLane.head;
       if (!node || !slots.tryAcquire()) return;
       unlink(node);
       waiting.delete(node.key);
+      if (budget === perTurn) setImmediate(refill);
+      budget -= 1;
       start(node.key);
     }
   };

@@ -96,4 +96,21 @@ describe("run queue", () => {
     assert.deepEqual(order, ["a", "c"]);
     assert.equal(queue.waiting, 0);
   });
+
+  it("starts at most `perTurn` runs in one turn of the event loop, even runs that end at once",
+    async () => {
+      const order: string[] = [];
+      const queue = createRunQueue<string>(1, async (key) => void order.push(key), 10);
+      const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+      // Queued before the pushes: it runs before the turn the queue continues in.
+      const firstTurn = turn();
+      for (let i = 0; i < 35; i++) queue.push(`k${i}`, false);
+      await firstTurn;
+      assert.equal(order.length, 10, "one at a time, each ending at once, ten in the first turn");
+      await turn();
+      assert.equal(order.length, 20);
+      while (queue.waiting > 0 || queue.running > 0) await turn();
+      assert.equal(order.length, 35);
+      assert.throws(() => createRunQueue<string>(1, async () => {}, 0), RangeError);
+    });
 });
