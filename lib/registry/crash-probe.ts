@@ -108,8 +108,15 @@ export function createCrashProbe(options: CrashProbeOptions): CrashProbe {
 
 /** The `host:port` key of a URL, as `onClose` reports it. */
 export function originOf(url: string): string {
+  return endpointOf(url).key;
+}
+
+/** The host and port a URL connects to, and their `host:port` key (see `originOf`). */
+export function endpointOf(url: string): { key: string; host: string; port: number } {
   const parsed = new URL(url);
-  return originKey(parsed.hostname, parsed.port || (parsed.protocol === "https:" ? 443 : 80));
+  const port = Number(parsed.port || (parsed.protocol === "https:" ? 443 : 80));
+  const key = originKey(parsed.hostname, port);
+  return { key, host: key.slice(0, key.lastIndexOf(":")), port };
 }
 
 function originKey(host: string, port: string | number): string {

@@ -1,6 +1,6 @@
 import { setMaxListeners } from "node:events";
 import type { Logger } from "../std/log.ts";
-import { createCrashProbe, originOf } from "./crash-probe.ts";
+import { createCrashProbe } from "./crash-probe.ts";
 import {
   decide,
   passingState,
@@ -8,7 +8,10 @@ import {
   type HealthState,
   type Outcome,
 } from "./health-policy.ts";
+import { createHealthLog } from "./health-log.ts";
 import { checkHeartbeat } from "./heartbeat.ts";
+import { probeOrigin } from "./origin-probe.ts";
+import { createOrigins, nextStep, type Look, type Origin } from "./origins.ts";
 import type { Status } from "./registration.ts";
 import { createRunQueue } from "./run-queue.ts";
 import { createHealthStats, type HealthStats } from "./stats.ts";
@@ -46,7 +49,7 @@ export interface HealthChecker {
   remove(key: string): void;
   /** Checks in flight. */
   readonly inFlight: number;
-  /** Checks started so far. */
+  /** Checks started so far (one settled by what is known of its host:port counts too). */
   readonly checks: number;
   /** Times an entry was put into the run queue so far (never twice while it waits). */
   readonly queued: number;
@@ -61,13 +64,15 @@ interface Check {
   key: string;
   label: string;
   url: string;
-  origin: string;
+  origin: Origin<Check>;
   state: HealthState;
   /** Outcomes settled so far: whoever saw this number knows whether one came since. */
   settled: number;
   /** Clock time the current or next check is due. */
   due: number;
   removed: boolean;
+  /** Its number among the entries added: a look at its host:port started later speaks for it. */
+  added: number;
 }
 
 /**
@@ -77,17 +82,26 @@ interface Check {
  * is `decide` in `health-policy.ts`; this file runs the checks and acts on the decisions.
  *
  * For scale, checks come due on one timer heap (`timer-heap.ts`) and run from one queue with at
- * most `concurrency` in flight (`run-queue.ts`), each bounded by `timeoutMs`. For fast crash
- * detection, the connections are watched (`crash-probe.ts`): when an idle one closes we check
- * that host:port at once. A refused check there speaks for every passing entry on that
- * host:port: they all turn critical together, without a check each.
+ * most `concurrency` in flight and a bounded number started per turn of the event loop
+ * (`run-queue.ts`), each bounded by `timeoutMs`. For fast crash detection, the connections are
+ * watched (`crash-probe.ts`): when an idle one closes, a passing entry there is checked at
+ * once, looking first whether anything still listens.
+ *
+ * A dead host:port costs a look, not a check per entry (`origins.ts` keeps what is known of
+ * each). A refusal there speaks for every entry added before the look started: the passing
+ * ones all turn critical together, a slice per turn. While it is known dead its entries are
+ * not checked one by one: a critical one that comes due within an interval of the last
+ * refusal stays critical on that word; any other (a new registration, or a refusal grown old)
+ * joins a look in progress that started after it was added, or looks itself, by a bare TCP
+ * connection (`origin-probe.ts`). Refused: critical. Anything else: the host:port listens
+ * again, and each is checked as usual. The log says a flood of these in a few lines
+ * (`health-log.ts`).
  */
 export function createHealthChecker(options: HealthOptions): HealthChecker {
-  const { timeoutMs, log, clock = () => performance.now() } = options;
+  const { timeoutMs, clock = () => performance.now() } = options;
   const stats = options.stats ?? createHealthStats();
   const checks = new Map<string, Check>();
-  // host:port → the passing entries there, the ones a refusal or a closed connection concerns.
-  const passingAt = new Map<string, Set<Check>>();
+  const origins = createOrigins<Check>();
   const controller = new AbortController();
   // Every request in flight listens on it; thousands at once are expected, not a leak.
   setMaxListeners(0, controller.signal);
@@ -95,13 +109,17 @@ export function createHealthChecker(options: HealthOptions): HealthChecker {
   const timers = createTimerHeap<Check>((check) => push(check, false), clock);
   const probe = createCrashProbe({
     maxSockets: options.concurrency,
-    onClose: (origin) => {
-      const first = passingAt.get(origin)?.values().next().value;
-      if (!first) return;
+    onClose: (key) => {
+      const origin = origins.get(key);
+      const first = origin?.passing.values().next().value;
+      if (!origin || !first) return;
       stats.crashDetections += 1;
+      origin.suspect = true;
       checkNow(first);
     },
   });
+  const healthLog = createHealthLog({ log: options.log });
+  let adds = 0;
   let closed = false;
 
   /** Queues `check`, counting it when it was not waiting already. */
@@ -125,7 +143,15 @@ export function createHealthChecker(options: HealthOptions): HealthChecker {
   async function run(check: Check): Promise<void> {
     timers.delete(check);
     if (check.removed) return;
+    const { origin } = check;
     check.due = Math.min(check.due, clock());
+    const critical = check.state.status === "critical";
+    const step = nextStep(origin, { critical, added: check.added }, clock(), options.intervalMs);
+    if (step === "refused") return settle(check, "refused", origin.detail);
+    if (step === "join") return void origin.looking?.waiting.add(check);
+    if (step === "look" && (!(await look(origin, check)) || closed || check.removed)) return;
+    const looked = adds;
+    const started = clock();
     const { outcome, detail } = await checkHeartbeat(check.url, {
       timeoutMs,
       signal: controller.signal,
@@ -135,68 +161,102 @@ export function createHealthChecker(options: HealthOptions): HealthChecker {
     stats.results[outcome] += 1;
     if (check.removed) return;
     settle(check, outcome, detail);
-    if (outcome === "refused") refuseOrigin(check, detail);
+    if (outcome === "refused") refused(origin, looked, started, detail, []);
   }
 
   /**
-   * Nothing listens on `check`'s host:port: every passing entry there is down too. They leave
-   * the passing set at once (a second refusal there finds none) and turn critical a slice per
-   * turn of the event loop, so thousands on one host:port do not hold up requests; one log
-   * line says it for all of them. One that answered meanwhile keeps its newer word.
+   * Looks whether anything listens at `origin` for `check` and whoever joins it meanwhile;
+   * true when something does (or a look cannot tell): then `check` is checked as usual and the
+   * others are queued for their checks. When refused, every one of them is critical.
    */
-  function refuseOrigin(check: Check, detail: string): void {
-    const others = passingAt.get(check.origin);
-    if (!others) return;
-    passingAt.delete(check.origin);
-    const pending = [...others].map((other) => ({ other, settled: other.settled }));
-    log(`health: ${pending.length} more ${pending.length === 1 ? "entry" : "entries"} at ` +
-      `${check.origin} turn critical too: ${detail}`);
+  async function look(origin: Origin<Check>, check: Check): Promise<boolean> {
+    const task: Look<Check> = { looked: adds, waiting: new Set([check]) };
+    origin.looking = task;
+    const started = clock();
+    const { outcome, detail } = await probeOrigin(origin.host, origin.port,
+      { timeoutMs, signal: controller.signal });
+    if (origin.looking === task) origin.looking = undefined;
+    if (closed) return false;
+    if (outcome === "refused") {
+      // Counted as the refused check of `check`: the others waiting were not checked.
+      stats.results.refused += 1;
+      refused(origin, task.looked, started, detail, task.waiting);
+      return false;
+    }
+    origin.suspect = false;
+    if (origin.refusedAt !== undefined && origin.refusedAt <= started) {
+      origin.refusedAt = undefined;
+    }
+    for (const other of task.waiting) if (other !== check && !other.removed) checkNow(other);
+    return true;
+  }
+
+  /**
+   * Nothing listened at `origin` when a look that started at clock time `started` (with `looked`
+   * entries added so far) was made: the entries `waiting` for it and every passing entry added
+   * before it turn critical. They leave the passing set at once (a second refusal finds none)
+   * and turn critical a slice per turn of the event loop, so thousands on one host:port do not
+   * hold up requests. One that answered meanwhile keeps its newer word.
+   */
+  function refused(origin: Origin<Check>, looked: number, started: number, detail: string,
+    waiting: Iterable<Check>): void {
+    origin.refusedAt = Math.max(origin.refusedAt ?? started, started);
+    origin.detail = detail;
+    origin.suspect = false;
+    const pending = new Map<Check, number>();
+    for (const check of waiting) pending.set(check, check.settled);
+    for (const other of origin.passing) {
+      if (other.added > looked) continue;
+      origin.passing.delete(other);
+      pending.set(other, other.settled);
+    }
+    const list = [...pending];
     const settleFrom = (from: number) => {
-      for (const { other, settled } of pending.slice(from, from + refusalSlice)) {
+      for (const [other, settled] of list.slice(from, from + refusalSlice)) {
         if (other.removed) continue;
-        if (other.settled === settled) settle(other, "refused", detail, false);
+        if (other.settled === settled) settle(other, "refused", detail);
         else if (other.state.status === "passing") setPassing(other, true);
       }
       const next = from + refusalSlice;
-      if (next < pending.length) setImmediate(() => {
+      if (next < list.length) setImmediate(() => {
         if (!closed) settleFrom(next);
       });
     };
     settleFrom(0);
   }
 
-  /** Acts on an outcome; `logged` false keeps a turn to critical out of the log (said once). */
-  function settle(check: Check, outcome: Outcome, detail: string, logged = true): void {
+  /** Acts on an outcome. */
+  function settle(check: Check, outcome: Outcome, detail: string): void {
     const previous = check.state;
     const { state, event, delayMs } = decide(options, previous, outcome, clock(), check.due);
     check.state = state;
     check.settled += 1;
-    const { label } = check;
+    const { label, origin: { key: origin } } = check;
     if (event === "critical" || event === "recovered") stats.transitions[event] += 1;
     if (event === "failed") {
-      log(`health: ${label}: check ${state.failures} of ${options.failures} failed: ${detail}`);
+      healthLog.note(event, origin,
+        `${label}: check ${state.failures} of ${options.failures} failed: ${detail}`);
     } else if (event === "critical") {
-      if (logged) log(`health: ${label} is critical: ${detail}`);
+      healthLog.note(event, origin, `${label} is critical: ${detail}`);
     } else if (event === "recovered") {
-      log(`health: ${label} is passing again`);
+      healthLog.note(event, origin, `${label} is passing again`);
     } else if (event === "expired") {
-      log(`health: ${label} was critical for ${options.deregisterAfterMs} ms: deregistering`);
+      healthLog.note(event, origin,
+        `${label} was critical for ${options.deregisterAfterMs} ms: deregistering`);
       drop(check);
       return options.onExpire(check.key);
     }
     if (state.status !== previous.status) setPassing(check, state.status === "passing");
+    if (outcome === "pass" && check.origin.refusedAt !== undefined) {
+      check.origin.refusedAt = undefined;
+    }
     options.onCheck(check.key, state.status, options.now());
     checkLater(check, delayMs);
   }
 
   function setPassing(check: Check, passing: boolean): void {
-    let set = passingAt.get(check.origin);
-    if (passing) {
-      if (!set) passingAt.set(check.origin, (set = new Set()));
-      set.add(check);
-    } else if (set?.delete(check) && set.size === 0) {
-      passingAt.delete(check.origin);
-    }
+    if (passing) check.origin.passing.add(check);
+    else check.origin.passing.delete(check);
   }
 
   function drop(check: Check): void {
@@ -205,6 +265,7 @@ export function createHealthChecker(options: HealthOptions): HealthChecker {
     timers.delete(check);
     queue.delete(check);
     setPassing(check, false);
+    origins.leave(check.origin);
   }
 
   return {
@@ -212,8 +273,9 @@ export function createHealthChecker(options: HealthOptions): HealthChecker {
       const existing = checks.get(key);
       if (existing) drop(existing);
       if (closed || heartbeatURL === "") return;
-      const check: Check = { key, label, url: heartbeatURL, origin: originOf(heartbeatURL),
-        state, settled: 0, due: clock(), removed: false };
+      const origin = origins.enter(heartbeatURL);
+      const check: Check = { key, label, url: heartbeatURL, origin, state, settled: 0,
+        due: clock(), removed: false, added: ++adds };
       checks.set(key, check);
       if (state.status === "passing") setPassing(check, true);
       checkNow(check);
@@ -236,9 +298,10 @@ export function createHealthChecker(options: HealthOptions): HealthChecker {
       controller.abort();
       queue.close();
       timers.close();
-      passingAt.clear();
+      origins.clear();
       checks.clear();
       probe.destroy();
+      healthLog.close();
     },
   };
 }

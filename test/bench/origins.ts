@@ -8,6 +8,7 @@ import { startNode, type Listening } from "../support/spawn.ts";
 import { eachLimit, keepAliveAgent, startRegistry } from "./services.ts";
 import { fmt, summarize } from "./stats.ts";
 import { firstLine, skipped, type Row } from "./table.ts";
+import { cpuMs } from "./usage.ts";
 
 // The fast-crash bound and the discovery latency a dead host:port must not break
 // (docs/protocol.md#performance-targets), with the registry's default settings.
@@ -84,15 +85,17 @@ async function killCase(context: BenchContext, each: Case): Promise<Row[]> {
     const checked = await eachChecked(heartbeats, entries, context.signal);
     await until(() => dependent.distinct("Added", "X") >= entries, 30_000, context.signal);
     const gets = sampleGets(registry.url, agent);
+    const cpuBefore = await cpuMs(registry.child.pid ?? 0);
     const killed = performance.now();
     heartbeats.signal("SIGKILL");
     const done = await until(() => dependent.distinct("Removed", "X") >= entries, 60_000,
       context.signal);
     const removedMs = performance.now() - killed;
+    const cpu = (await cpuMs(registry.child.pid ?? 0)) - cpuBefore;
     const get = summarize(await gets.stop());
     context.progress(`origins: ${spreadText(each)}: ${checked} checked, kill -9 → Removed for ` +
-      `${dependent.distinct("Removed", "X")} in ${fmt(removedMs)} ms; GET p50 ` +
-      `${fmt(get.p50, 1)} max ${fmt(get.max, 1)} ms`);
+      `${dependent.distinct("Removed", "X")} in ${fmt(removedMs)} ms (registry CPU ` +
+      `${fmt(cpu)} ms); GET p50 ${fmt(get.p50, 1)} max ${fmt(get.max, 1)} ms`);
     return [
       {
         what: killWhat ?? "",
@@ -100,7 +103,8 @@ async function killCase(context: BenchContext, each: Case): Promise<Row[]> {
         target: `≤ ${crashBoundMs} ms`,
         met: done && removedMs <= crashBoundMs,
         note: `until a dependent had heard Removed for each of ${fmt(entries)} entries` +
-          (done ? "" : ` (only ${dependent.distinct("Removed", "X")})`),
+          (done ? "" : ` (only ${dependent.distinct("Removed", "X")})`) +
+          `; registry CPU meanwhile ${fmt(cpu)} ms`,
       },
       getRow(getWhat ?? "", get),
     ];
@@ -126,16 +130,18 @@ async function registerCase(context: BenchContext, each: Case): Promise<Row[]> {
       ? `http://127.1.${i >> 8}.${i & 255}:9`
       : `http://127.0.0.1:${port}`;
     const gets = sampleGets(registry.url, agent);
+    const cpuBefore = await cpuMs(registry.child.pid ?? 0);
     const started = performance.now();
     await registerAll(registry.url, entries, agent, origin);
     const registerMs = performance.now() - started;
     const done = await until(() => dependent.distinct("Removed", "X") >= entries, 60_000,
       context.signal);
     const removedMs = performance.now() - started;
+    const cpu = (await cpuMs(registry.child.pid ?? 0)) - cpuBefore;
     const get = summarize(await gets.stop());
     context.progress(`origins: ${spreadText(each)}, refusing: registered in ${fmt(registerMs)} ` +
-      `ms, Removed for ${dependent.distinct("Removed", "X")} after ${fmt(removedMs)} ms; GET ` +
-      `p50 ${fmt(get.p50, 1)} max ${fmt(get.max, 1)} ms`);
+      `ms, Removed for ${dependent.distinct("Removed", "X")} after ${fmt(removedMs)} ms ` +
+      `(registry CPU ${fmt(cpu)} ms); GET p50 ${fmt(get.p50, 1)} max ${fmt(get.max, 1)} ms`);
     return [
       {
         what: registerWhat ?? "",
@@ -143,7 +149,8 @@ async function registerCase(context: BenchContext, each: Case): Promise<Row[]> {
         target: `≤ ${fmt(registerBoundMs)} ms`,
         met: registerMs <= registerBoundMs && done,
         note: `${concurrency} concurrent POSTs; a dependent had heard Removed for ` +
-          `${done ? "all" : dependent.distinct("Removed", "X")} after ${fmt(removedMs)} ms`,
+          `${done ? "all" : dependent.distinct("Removed", "X")} after ${fmt(removedMs)} ms; ` +
+          `registry CPU meanwhile ${fmt(cpu)} ms`,
       },
       getRow(getWhat ?? "", get),
     ];
