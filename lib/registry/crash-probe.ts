@@ -6,7 +6,7 @@ import type { Socket } from "node:net";
 export interface CrashProbeOptions {
   /** Pooled connections per host:port (at least the checks in flight at once). */
   maxSockets: number;
-  /** Called with the `host:port` (see `originOf`) whose idle connection the far side closed. */
+  /** Called with the `host:port` (see `endpointOf`) whose idle connection the far side closed. */
   onClose: (origin: string) => void;
   /**
    * Calls for one host:port at most this often, so a server that closes every idle connection
@@ -106,12 +106,7 @@ export function createCrashProbe(options: CrashProbeOptions): CrashProbe {
   };
 }
 
-/** The `host:port` key of a URL, as `onClose` reports it. */
-export function originOf(url: string): string {
-  return endpointOf(url).key;
-}
-
-/** The host and port a URL connects to, and their `host:port` key (see `originOf`). */
+/** The host and port a URL connects to, and their `host:port` key, as `onClose` reports it. */
 export function endpointOf(url: string): { key: string; host: string; port: number } {
   const parsed = new URL(url);
   const port = Number(parsed.port || (parsed.protocol === "https:" ? 443 : 80));

@@ -34,8 +34,8 @@ interface Lane<K> {
   tail: Node<K> | undefined;
 }
 
-/** Runs started in one turn of the event loop at most, unless `createRunQueue` is told. */
-export const defaultPerTurn = 32;
+// Runs started in one turn of the event loop at most, unless `createRunQueue` is told.
+const defaultPerTurn = 32;
 
 /**
  * Creates a run queue: two first-in-first-out lanes, urgent before ready, each a linked list,

@@ -3,7 +3,7 @@ import { once } from "node:events";
 import { createServer, type Agent, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { describe, it, type TestContext } from "node:test";
-import { createCrashProbe, originOf } from "../../../lib/registry/crash-probe.ts";
+import { createCrashProbe, endpointOf } from "../../../lib/registry/crash-probe.ts";
 import { request } from "../../../lib/std/request.ts";
 import { createWaiters } from "../../support/wait.ts";
 
@@ -58,7 +58,7 @@ describe("crash probe", () => {
     const { probe, reported } = recordingProbe(t);
     await idleSocket(`${url}/heartbeat`, probe.agentFor(url));
     server.closeIdleConnections();
-    assert.deepEqual(await reported(1), [originOf(url)]);
+    assert.deepEqual(await reported(1), [endpointOf(url).key]);
   });
 
   it("does not report a connection that closed while a request used it", async (t) => {
@@ -95,6 +95,6 @@ describe("crash probe", () => {
       ["http://127.0.0.1:5000/h?x=1", "127.0.0.1:5000"],
       ["http://[::1]:8080/", "::1:8080"],
     ];
-    for (const [url, origin] of rows) assert.equal(originOf(url), origin, url);
+    for (const [url, origin] of rows) assert.equal(endpointOf(url).key, origin, url);
   });
 });
