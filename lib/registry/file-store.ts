@@ -12,8 +12,11 @@ import type { Change } from "./table.ts";
 export interface FileStoreOptions {
   /** The snapshot file (its journal is `<path>.journal`); `""` keeps the state in memory. */
   path: string;
-  /** Produces the whole state as a `{"Services":[…]}` document; called at each compaction. */
-  snapshot: () => string;
+  /**
+   * Produces the whole state as a `{"Services":[…]}` document; called at each compaction. It
+   * may take its time to resolve, but must hold the state as it was at the call.
+   */
+  snapshot: () => string | Promise<string>;
   log: Logger;
   now?: () => Date;
   /** The journal is folded into a snapshot once it is larger than this and the snapshot. */
@@ -114,8 +117,9 @@ export function createFileStore(options: FileStoreOptions): FileStore {
     // Taken together: the snapshot holds exactly the journal plus these unwritten changes,
     // which go to the journal first, so until the journal is emptied, replaying it over the
     // new snapshot only repeats what the snapshot holds.
-    const text = snapshot();
+    const taken = snapshot();
     if (!(await commit(queue.splice(0)))) return false;
+    const text = await taken;
     const limit = () => Math.max(snapshotBytes, compactBytes);
     try {
       await writeAtomically(path, text);

@@ -114,7 +114,7 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
   const onSync = options.metrics && persistent ? addJournalTiming(options.metrics) : undefined;
   const store = createFileStore({
     path: options.statePath ?? "",
-    snapshot: () => `${table.json()}\n`,
+    snapshot: async () => `${await table.snapshot()}\n`,
     log,
     now,
     ...(onSync ? { onSync } : {}),

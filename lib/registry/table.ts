@@ -40,7 +40,16 @@ export interface Table {
   rows(name?: string): Iterable<ServiceStatus>;
   /** Those rows as one `{"Services":[…]}` JSON document, each row's JSON made once. */
   json(name?: string): string;
+  /**
+   * Every row as `json()` gives them, as they are now: the rows are taken at the call, and
+   * their JSON is made a slice per turn of the event loop, so a large table does not hold up
+   * requests while it is saved. Never rejects.
+   */
+  snapshot(): Promise<string>;
 }
+
+// Rows made JSON per turn of the event loop by `snapshot`.
+const snapshotSlice = 500;
 
 interface Entry {
   row: ServiceStatus;
@@ -177,6 +186,18 @@ export function createTable(): Table {
       for (const entry of select(name)) {
         entry.json ??= JSON.stringify(entry.row);
         rows.push(entry.json);
+      }
+      return `{"Services":[${rows.join(",")}]}`;
+    },
+    async snapshot() {
+      // A row is never changed in place (a change puts a new one), so taking them is enough.
+      const taken = [...byURL.values()].map((entry) => entry.json ?? entry.row);
+      const rows: string[] = [];
+      for (const [index, row] of taken.entries()) {
+        rows.push(typeof row === "string" ? row : JSON.stringify(row));
+        if (index % snapshotSlice === snapshotSlice - 1) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
       }
       return `{"Services":[${rows.join(",")}]}`;
     },

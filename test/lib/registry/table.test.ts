@@ -91,3 +91,21 @@ describe("registry table apply", () => {
     assert.deepEqual(table.apply({ remove: url }), [], "removing twice changes nothing");
   });
 });
+
+describe("registry table snapshot", () => {
+  it("holds every row as it was at the call, however many and whatever changes meanwhile",
+    async () => {
+      const table = createTable();
+      const urls = Array.from({ length: 1_234 }, (_, i) => `http://h:${i + 1}`);
+      for (const url of urls) table.apply({ put: { ...row("A", "passing"), ServiceURL: url } });
+      table.json(); // caches every row's JSON: the snapshot must not serve a stale one
+      table.apply({ put: { ...row("A", "critical"), ServiceURL: urls[0] ?? "" } });
+      const expected = table.json();
+      const taken = table.snapshot();
+      table.apply({ remove: urls[1] ?? "" });
+      table.apply({ put: { ...row("A", "passing"), ServiceURL: urls[0] ?? "" } });
+      assert.equal(await taken, expected);
+      assert.equal((JSON.parse(await table.snapshot()) as { Services: unknown[] }).Services.length,
+        urls.length - 1);
+    });
+});
