@@ -68,6 +68,24 @@ async function allListed(
   assert.ok(rows.every((row) => row.Status === status && row.LastCheck !== null));
 }
 
+/**
+ * A registry (checks every 10 minutes: only first checks and their consequences happen) with a
+ * watcher of X whose first check has ended, and the check counts then.
+ */
+async function startWatched(t: TestContext) {
+  const metrics = createMetrics();
+  const { url: registry, lines } = await startRegistry(t, { heartbeatIntervalMs: 600_000,
+    metrics });
+  const dependent = await startFake(t);
+  await post(registry, dependent.registration("Watcher", ["X"]));
+  // Checks count when they end: the watcher's first one is not the registrations'.
+  await eventually(() => metric(metrics, "registry_health_checks_total") >= 1, 10_000,
+    "the watcher's first check");
+  const checks = metric(metrics, "registry_health_checks_total");
+  const queued = metric(metrics, "registry_health_queued_total");
+  return { registry, lines, metrics, dependent, checks, queued };
+}
+
 describe("registry health checks at one dead host:port", () => {
   it(`turns all ${total} entries critical when their host:port dies, each checked and queued ` +
     "at most once", async (t) => {
@@ -107,15 +125,7 @@ describe("registry health checks at one dead host:port", () => {
 
   it(`turns all of ${total} registrations onto a dead host:port critical, each checked and ` +
     "queued at most once", async (t) => {
-    const metrics = createMetrics();
-    const { url: registry } = await startRegistry(t, { heartbeatIntervalMs: 600_000, metrics });
-    const dependent = await startFake(t);
-    await post(registry, dependent.registration("Watcher", ["X"]));
-    // Checks count when they end: the watcher's first one is not the registrations'.
-    await eventually(() => metric(metrics, "registry_health_checks_total") >= 1, 10_000,
-      "the watcher's first check");
-    const checks = metric(metrics, "registry_health_checks_total");
-    const queued = metric(metrics, "registry_health_queued_total");
+    const { registry, metrics, dependent, checks, queued } = await startWatched(t);
     const dead = await deadURL();
     const urls = new Set<string>();
     await registerMany(registry, total, (i) => {
@@ -214,15 +224,7 @@ describe("registry health checks at many dead host:ports", () => {
 
   it(`turns ${total} registrations onto ${total} refusing host:ports critical, each checked ` +
     "and queued at most once, in a few log lines", async (t) => {
-    const metrics = createMetrics();
-    const { url: registry, lines } = await startRegistry(t, { heartbeatIntervalMs: 600_000,
-      metrics });
-    const dependent = await startFake(t);
-    await post(registry, dependent.registration("Watcher", ["X"]));
-    await eventually(() => metric(metrics, "registry_health_checks_total") >= 1, 10_000,
-      "the watcher's first check");
-    const checks = metric(metrics, "registry_health_checks_total");
-    const queued = metric(metrics, "registry_health_queued_total");
+    const { registry, lines, metrics, dependent, checks, queued } = await startWatched(t);
     // A port free on 127.0.0.1 is free on the rest of the loopback network too (nobody here
     // listens on a wildcard address): a different host:port for each entry, all refusing.
     const port = await freePort();
