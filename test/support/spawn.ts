@@ -110,14 +110,34 @@ export function spawnProgram(
   };
   child.stdout.setEncoding("utf8").on("data", collect("out"));
   child.stderr.setEncoding("utf8").on("data", collect("err"));
-  // "close" comes after "exit" once both output streams ended: all output is in.
+  // Exited, and both output streams ended: all output is in. Not only the child's "close"
+  // event: on Node 20 a child with an IPC channel the parent disconnected never emits it.
   const exited = new Promise<Exit>((resolve) => {
-    child.once("close", (code, signal) => {
+    let exit: Exit | undefined;
+    let open = 2;
+    const finish = () => {
+      if (exit === undefined || open > 0 || ended) return;
       everyChild.delete(child);
       for (const rest of [partial.out, partial.err]) if (rest) options.onLine?.(rest);
       ended = true;
       waiters.wake();
-      resolve({ code, signal });
+      resolve(exit);
+    };
+    child.once("exit", (code, signal) => {
+      exit = { code, signal };
+      finish();
+    });
+    for (const stream of [child.stdout, child.stderr]) {
+      stream.once("close", () => {
+        open -= 1;
+        finish();
+      });
+    }
+    // A program that could not be started (ENOENT) emits "close" and no "exit".
+    child.once("close", (code, signal) => {
+      exit ??= { code, signal };
+      open = 0;
+      finish();
     });
   });
   const alive = () => child.exitCode === null && child.signalCode === null;
