@@ -14,6 +14,9 @@ const connections = 64;
 const batchSize = 100;
 const ratioTarget = 0.9;
 const batchTarget = 1_000_000;
+// Rotated files the service keeps: the runs write a few GiB at most (the batched ones about
+// 130 MB a second), and the check must find every entry, so none may be rotated away.
+const keepFiles = 40;
 
 /**
  * docs/protocol.md#performance-targets log ingestion: the real log service process (every 200
@@ -47,7 +50,7 @@ export async function benchLog(context: BenchContext): Promise<Row[]> {
     // No registry runs here: the log service keeps retrying registration with backoff in
     // the background, which costs next to nothing; its ingestion path is what is measured.
     const log = await startNode(logservice, ["--host", "127.0.0.1", "--port", "0", "--file", file,
-      "--registry", "http://127.0.0.1:9"], {
+      "--registry", "http://127.0.0.1:9", "--keep", String(keepFiles)], {
       name: "logservice",
       nodeArgs: profileArgs(context, "logservice"),
       ...echo(context, "logservice"),
@@ -105,7 +108,8 @@ export async function benchLog(context: BenchContext): Promise<Row[]> {
 
     await log.stop();
     // The service rotates its file at 64 MiB: the check reads the rotated ones first.
-    const check = await checkLogFiles([5, 4, 3, 2, 1].map((n) => `${file}.${n}`).concat(file),
+    const rotated = Array.from({ length: keepFiles }, (_, n) => `${file}.${keepFiles - n}`);
+    const check = await checkLogFiles(rotated.concat(file),
       sent);
     const acked = [...sent.values()].reduce((n, c) => n + c.sent - c.failed.length, 0);
     rows.push({
