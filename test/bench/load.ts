@@ -183,14 +183,11 @@ export async function startLoadGenerator(processes = 1): Promise<LoadGenerator> 
     name: `node:net ×${processes}`,
     run,
     close: async () => {
-      await Promise.all(workers.map(async ({ child }) => {
+      await Promise.all(workers.map(async ({ child, exited }) => {
         if (child.exitCode !== null || child.signalCode !== null) return;
-        // "exit", not "close": on Node 20 a child whose IPC channel the parent disconnected
-        // never emits "close", although it exits and its output ends (the bench hung here).
-        const exit = once(child, "exit");
         child.disconnect();
         const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
-        await exit;
+        await exited;
         clearTimeout(timer);
       }));
     },
