@@ -27,8 +27,11 @@ export interface TailReaderOptions {
   /** Bytes one read may take from files (default 64 MiB). */
   maxReadBytes?: number;
   /**
-   * The share of the event loop's time reads may take (default 0.1): after a read that kept
+   * The share of the event loop's time reads may take (default 0.05): after a read that kept
    * the loop busy for d, the next one starts (1 / share − 1) × d later. 1 means no pause.
+   * Sending an answer costs more than the loop's time shows (the kernel copies it, the
+   * client's side runs on the same cores), hence a small share: at 0.1, writes kept 68–74 %
+   * of their rate under 50 hammering readers on 2 cores; at 0.05, 86–93 %.
    */
   share?: number;
 }
@@ -59,7 +62,7 @@ export function createTailReader(options: TailReaderOptions): TailReader {
   const limiter = createLimiter(options.concurrency ?? 2);
   const maxWaiting = options.maxWaiting ?? 64;
   const maxReadBytes = options.maxReadBytes ?? 64 * 1024 * 1024;
-  const share = options.share ?? 0.1;
+  const share = options.share ?? 0.05;
   // Readers take turns on the event loop with the writers: a read starts on a later turn
   // (never straight from the one before it, which would chain them without any I/O between),
   // and after a pause that keeps their share of the loop's time at `share`.
