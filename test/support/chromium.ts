@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { connectDevTools, type DevTools } from "./devtools.ts";
+import { eventually } from "./wait.ts";
 
 const chromium = process.env["CHROMIUM"] ?? "/usr/bin/chromium";
 
@@ -139,7 +140,16 @@ export async function openTab(t: TestContext, width = 1_000, height = 800): Prom
     session,
     evaluate,
     load,
-    goto: (url) => load(() => devtools.send("Page.navigate", { url }, session)),
+    goto: async (url) => {
+      await load(() => devtools.send("Page.navigate", { url }, session));
+      // The load event awaited may be a late one of the document before (the first
+      // about:blank): the page is there once the document is this URL's, complete. Checked
+      // from here, as a page with script disabled runs no observer of its own.
+      const href = JSON.stringify(new URL(url).href);
+      const here = `document.readyState === "complete" && location.href === ${href}`;
+      await eventually(() => evaluate(here).then((value) => value === true), 10_000,
+        `${url} loaded`);
+    },
     // Waits inside the page for the DOM change that makes `expression` true, without polling.
     waitFor: (expression, timeoutMs = 10_000) =>
       evaluate(`new Promise((resolve, reject) => {
