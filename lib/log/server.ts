@@ -7,7 +7,7 @@ import type { Metrics } from "../std/metrics.ts";
 import { createRouter } from "../std/router.ts";
 import { entryHead } from "./entry.ts";
 import { createFollowers } from "./follow.ts";
-import { entryLines, type Lines } from "./ingest.ts";
+import { entryLines } from "./ingest.ts";
 import { lineFilter } from "./match.ts";
 import { filters, parseLogQuery } from "./query.ts";
 import { createTailReader } from "./reader.ts";
@@ -125,6 +125,14 @@ export async function createLogServer(options: LogServerOptions): Promise<LogSer
     fail(res, notStored(error));
   };
 
+  // One request's entries, formatted and appended; `done` once durable or failed. Throws
+  // `ValidationError` for a bad body, having appended nothing.
+  const store = (contentType: string | undefined, body: Buffer,
+    done: (failure?: unknown) => void): void => {
+    const { text, count } = entryLines(contentType, body, head());
+    sink.append(text, count, done);
+  };
+
   const post = (req: IncomingMessage, res: ServerResponse): void => {
     try {
       authorize(req);
@@ -134,8 +142,7 @@ export async function createLogServer(options: LogServerOptions): Promise<LogSer
     collectBody(req, {}, (error, body) => {
       if (error) return fail(res, error);
       try {
-        const { text, count } = entryLines(req.headers["content-type"], body, head());
-        sink.append(text, count, (failure) => answer(res, failure));
+        store(req.headers["content-type"], body, (failure) => answer(res, failure));
       } catch (error) {
         fail(res, error);
       }
@@ -168,18 +175,16 @@ export async function createLogServer(options: LogServerOptions): Promise<LogSer
     limit: maxBodyBytes,
     take(request, body, reply) {
       if (!authorized(request.authorization)) return false;
-      let lines: Lines;
       try {
-        lines = entryLines(request.contentType, body, head());
+        store(request.contentType, body, (failure) => {
+          if (failure === undefined) return reply(200);
+          const error = notStored(failure);
+          log?.(`POST /log: 500 ${error.message}`);
+          reply(500, JSON.stringify({ error: error.message }));
+        });
       } catch {
         return false;
       }
-      sink.append(lines.text, lines.count, (failure) => {
-        if (failure === undefined) return reply(200);
-        const error = notStored(failure);
-        log?.(`POST /log: 500 ${error.message}`);
-        reply(500, JSON.stringify({ error: error.message }));
-      });
       return true;
     },
   };
